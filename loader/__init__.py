@@ -1,0 +1,1 @@
+"""An incremental loader whose rules live in numbered SQL files (see README.md)."""

@@ -1,0 +1,31 @@
+"""The ways a run can end badly, each with its exit code (documented in README.md)."""
+
+
+class LoaderError(Exception):
+    """A problem the user can act on: printed as a message, never a traceback."""
+
+    exit_code = 1
+
+
+class StageFailed(LoaderError):
+    """A SQL statement failed: the run was rolled back and logged as failed."""
+
+    exit_code = 1
+
+
+class Refused(LoaderError):
+    """Bad arguments, input or SQL files, or a stage refused the run: nothing was changed."""
+
+    exit_code = 2
+
+
+class DatabaseUnusable(LoaderError):
+    """The database cannot be opened or written (not SQLite, read-only, disk full, ...)."""
+
+    exit_code = 3
+
+
+class Busy(LoaderError):
+    """Another run held the database for longer than --lock-timeout."""
+
+    exit_code = 4

@@ -1,0 +1,34 @@
+"""Everything a run will execute, read and checked before the database is opened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .sql_files import Statement, check_params, discover_stages, split_file
+
+# The named parameters bound to every statement.
+STAGE_PARAMS = {"run_id", "now", "source", "watermark"}
+# The runner's own statements (sql/run/) also get these.
+HOOK_PARAMS = STAGE_PARAMS | {"host", "pid", "error"}
+
+HOOKS = ("open", "failed", "read_watermark", "refusals", "summary", "lineage_by_step",
+         "history", "repair_watermark")
+
+
+@dataclass(frozen=True)
+class Plan:
+    schema: list[Statement]               # the first stage: runs in the opening transaction
+    stages: list[tuple[Path, list[Statement]]]   # the rest: one transaction
+    hooks: dict[str, list[Statement]]
+
+    @classmethod
+    def read(cls, sql_dir: Path) -> "Plan":
+        files = discover_stages(sql_dir)
+        stages = [(path, split_file(path)) for path in files]
+        hooks = {name: split_file(sql_dir / "run" / f"{name}.sql") for name in HOOKS}
+        for _, statements in stages:
+            check_params(statements, STAGE_PARAMS)
+        for statements in hooks.values():
+            check_params(statements, HOOK_PARAMS)
+        return cls(schema=stages[0][1], stages=stages[1:], hooks=hooks)

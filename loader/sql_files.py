@@ -1,0 +1,98 @@
+"""Finds the stage files, splits them into statements and checks their parameters.
+
+Everything here happens before the database is touched, so a broken file can
+never leave a half-applied run (the order goose and yoyo use).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlparse
+from sqlparse import tokens as T
+
+from .errors import Refused
+
+STAGE_NAME = re.compile(r"^(\d+)_\w+\.sql$")
+
+
+@dataclass(frozen=True)
+class Statement:
+    file: Path
+    line: int            # the line of the statement's first code line in its file
+    text: str
+    params: frozenset    # the :names it uses
+
+    @property
+    def where(self) -> str:
+        return f"{self.file.parent.name}/{self.file.name}:{self.line}"
+
+    @property
+    def first_line(self) -> str:
+        code = [l.strip() for l in self.text.splitlines() if l.strip() and not l.strip().startswith("--")]
+        return code[0] if code else ""
+
+
+def discover_stages(sql_dir: Path) -> list[Path]:
+    """The NN_name.sql files of sql_dir in number order; a duplicate number is an error."""
+    if not sql_dir.is_dir():
+        raise Refused(f"SQL directory {sql_dir} does not exist")
+    by_number: dict[int, Path] = {}
+    for path in sorted(sql_dir.glob("*.sql")):
+        match = STAGE_NAME.match(path.name)
+        if not match:
+            raise Refused(f"{path}: stage files are named NN_what_it_does.sql (e.g. 05_route_rejects.sql)")
+        number = int(match.group(1))
+        if number in by_number:
+            raise Refused(f"{by_number[number]} and {path} share the stage number {number}: "
+                          "renumber one of them")
+        by_number[number] = path
+    if not by_number:
+        raise Refused(f"{sql_dir} holds no stage files (NN_name.sql)")
+    return [by_number[n] for n in sorted(by_number)]
+
+
+def split_file(path: Path) -> list[Statement]:
+    """The statements of one file, each with the line it starts on."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Refused(f"cannot read {path}: {exc}") from None
+    statements = []
+    line = 1
+    for parsed in sqlparse.parse(text):
+        chunk = str(parsed)
+        offset = _lines_before_code(parsed)
+        if offset is not None:
+            statements.append(Statement(path, line + offset, chunk.strip(), _placeholders(parsed)))
+        line += chunk.count("\n")
+    return statements
+
+
+def check_params(statements: list[Statement], supplied: set[str]) -> None:
+    """Refuse before running if any statement uses a :name nobody supplies."""
+    for statement in statements:
+        missing = statement.params - supplied
+        if missing:
+            names = ", ".join(":" + n for n in sorted(missing))
+            raise Refused(f"{statement.where}: uses {names}, which the runner does not supply "
+                          f"(it supplies {', '.join(':' + n for n in sorted(supplied))})")
+
+
+def _lines_before_code(parsed) -> int | None:
+    """How many lines of comments and blanks precede the code; None if there is no code."""
+    newlines = 0
+    for tok in parsed.flatten():
+        if tok.is_whitespace or tok.ttype in T.Comment:
+            newlines += tok.value.count("\n")
+        elif tok.ttype is not T.Punctuation:  # a lone ';' is not a statement
+            return newlines
+    return None
+
+
+def _placeholders(parsed) -> frozenset:
+    # sqlparse tells a :name placeholder from ':text' in a string and from a ::cast
+    return frozenset(tok.value[1:] for tok in parsed.flatten()
+                     if tok.ttype in T.Name.Placeholder and tok.value.startswith(":"))

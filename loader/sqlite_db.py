@@ -1,0 +1,69 @@
+"""Opens the SQLite database without ever damaging what is there.
+
+The connection is in autocommit mode: the runner issues BEGIN and COMMIT
+itself, so the driver never commits behind its back.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from .errors import Busy, DatabaseUnusable
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def connect(path: Path, lock_timeout: float) -> sqlite3.Connection:
+    _check_path(path)
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=lock_timeout)
+        # WAL lets people read the database (sqlite3 shell) while a load runs.
+        conn.execute("pragma journal_mode = wal")
+        # Large batches: bigger page cache and temp tables in memory would cost
+        # memory; the defaults keep a 10M-record run within a flat budget.
+    except sqlite3.Error as exc:
+        raise classify(exc, f"cannot open {path}") from None
+    conn.create_function("process_is_alive", 1, _process_is_alive, deterministic=False)
+    return conn
+
+
+def classify(exc: sqlite3.Error, context: str) -> Exception:
+    """Turn a driver error about the database itself into the loader's error."""
+    message = str(exc)
+    if "locked" in message or "busy" in message:
+        return Busy(f"{context}: another run is in progress ({message}); "
+                    "try again later or raise --lock-timeout")
+    if any(s in message for s in ("readonly", "read-only", "not a database", "unable to open",
+                                   "disk is full", "disk I/O", "out of memory")):
+        return DatabaseUnusable(f"{context}: {message}")
+    return exc
+
+
+def _check_path(path: Path) -> None:
+    if not path.parent.is_dir():
+        raise DatabaseUnusable(f"cannot open {path}: the directory {path.parent} does not exist")
+    if path.is_dir():
+        raise DatabaseUnusable(f"cannot open {path}: it is a directory")
+    if path.exists() and path.stat().st_size > 0:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(len(SQLITE_MAGIC))
+        except OSError as exc:
+            raise DatabaseUnusable(f"cannot open {path}: {exc.strerror}") from None
+        if head != SQLITE_MAGIC:
+            raise DatabaseUnusable(f"{path} is not a SQLite database; "
+                                   "refusing to touch it (pass another --db)")
+
+
+def _process_is_alive(pid) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, it is just not ours
+    return True

@@ -1,0 +1,111 @@
+"""Load a batch of keyed, timestamped records into a database, safely.
+
+    python runner.py data/sample_input.txt
+    python runner.py batch.csv --db other.db --output results.json --report
+    python runner.py --repair-watermark --db other.db
+
+The rules live in sql/NN_*.sql; this file only parses arguments, runs the
+stages (loader/run.py) and reports. Exit codes: see README.md or --help.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from loader import report
+from loader.errors import LoaderError, Refused
+from loader.plan import Plan
+from loader.run import Inputs, Run
+from loader.sqlite_db import connect
+
+HERE = Path(__file__).resolve().parent
+
+EXIT_CODES = """exit codes:
+  0  the run succeeded (some records may have been rejected: see the summary)
+  1  a SQL stage failed: the run was rolled back and logged as failed
+  2  refused: bad arguments, unreadable input or SQL files, or a stage refused
+     the run (e.g. a corrupted watermark); nothing was changed
+  3  the database cannot be used (not SQLite, read-only, missing directory, disk full)
+  4  another run held the database longer than --lock-timeout
+  130 interrupted (Ctrl-C): rolled back and logged as failed"""
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="runner.py", description="Load CSV records into a database through the SQL stages in sql/.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="CSV file(s) with a header row")
+    parser.add_argument("--db", default=str(HERE / "data" / "pipeline.db"),
+                        help="SQLite database file (default: data/pipeline.db)")
+    parser.add_argument("--output", metavar="PATH", help="also write the summary, lineage by step "
+                        "and the whole run history as JSON to PATH")
+    parser.add_argument("--report", action="store_true",
+                        help="print lineage entries by step on stderr and add lineage_by_step to the summary")
+    parser.add_argument("--repair-watermark", action="store_true",
+                        help="restore the watermark from run_log (or events) and exit")
+    parser.add_argument("--sql-dir", default=str(HERE / "sql"), help="stage files to run (default: sql/)")
+    parser.add_argument("--now", help="pin the run's clock (UTC, e.g. 2025-01-16T00:00:00); default: now")
+    parser.add_argument("--lock-timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="how long to wait for another run to finish (default: 30)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no messages on stderr")
+    args = parser.parse_args(argv)
+    if not args.inputs and not args.repair_watermark:
+        parser.error("give an input file (e.g. data/sample_input.txt) or --repair-watermark")
+    return args
+
+
+def run_clock(pinned: str | None) -> str:
+    if pinned is None:
+        return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    try:
+        moment = datetime.fromisoformat(pinned.replace("Z", "+00:00"))
+    except ValueError:
+        raise Refused(f"--now {pinned!r} is not a timestamp like 2025-01-16T00:00:00") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    say = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
+    # SIGTERM becomes an orderly rollback that is logged, like Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        plan = Plan.read(Path(args.sql_dir))
+        now = run_clock(args.now)
+        if args.repair_watermark:
+            conn = connect(Path(args.db), args.lock_timeout)
+            result = Run(conn, plan, now).repair_watermark()
+            say(report.repair_line(result))
+            print(json.dumps(result, indent=2))
+            return 0
+        inputs = Inputs.open(args.inputs)
+        conn = connect(Path(args.db), args.lock_timeout)
+        run = Run(conn, plan, now)
+        run.load(inputs)
+        summary = run.query("summary")[0]
+        by_step = {row["step"]: row["entries"] for row in run.query("lineage_by_step")}
+        if args.report:
+            summary["lineage_by_step"] = by_step
+            say(report.lineage_table(summary["run_id"], by_step))
+        if args.output:
+            report.write_results(args.output, summary, by_step, run.query("history"))
+        say(report.summary_line(summary))
+        print(json.dumps(summary, indent=2))
+        return 0
+    except LoaderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: the run was rolled back", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+-- Creates the tables, indexes and views the pipeline and its users rely on.
+-- Idempotent (IF NOT EXISTS): it runs at the start of every run, in the short
+-- opening transaction that also records the run in run_log (run/open.sql), so
+-- the tables exist and the run is on record even if the load then fails.
+-- Note: CREATE VIEW IF NOT EXISTS keeps an existing view; to change a view,
+-- add a "drop view if exists" above it.
+
+-- The target: one row per key, always the newest version seen.
+create table if not exists events (
+    event_id  text primary key,
+    event_ts  text not null,        -- UTC, 'YYYY-MM-DDTHH:MM:SS'
+    user_id   text,
+    amount    numeric not null,
+    run_id    integer not null,     -- the run that last wrote this row ...
+    source    text not null,        -- ... and the file and line it came from
+    line_no   integer not null
+);
+
+-- Records that failed validation, with their raw text and the reason.
+-- One row per (source, line_no, raw): rerunning a file adds no duplicates.
+create table if not exists dead_letter (
+    dead_letter_id  integer primary key,
+    run_id          integer not null,   -- the run that first rejected it
+    last_run_id     integer not null,   -- the latest run that rejected it
+    source          text not null,
+    line_no         integer not null,
+    raw             text not null,
+    reason          text not null,
+    status          text not null default 'open'   -- open | resolved
+);
+create index if not exists dead_letter_by_position on dead_letter (source, line_no);
+create index if not exists dead_letter_by_run on dead_letter (run_id);
+
+-- One entry per record per step it went through in a run:
+-- staged, then loaded | skipped | stale | superseded; or rejected.
+create table if not exists lineage (
+    lineage_id  integer primary key,
+    run_id      integer not null,
+    step        text not null,
+    event_id    text,                   -- NULL when a rejected record had none
+    source      text not null,
+    line_no     integer not null,
+    event_ts    text,
+    detail      text
+);
+create index if not exists lineage_by_run on lineage (run_id, step);
+create index if not exists lineage_by_event on lineage (event_id);
+
+-- The high-water mark: the newest event_ts loaded. Records older than it are
+-- skipped on the next run; records at it are reconsidered.
+create table if not exists watermark (
+    target      text primary key,
+    value       text,
+    run_id      integer,
+    updated_at  text
+);
+
+-- One row per run, whatever became of it.
+create table if not exists run_log (
+    run_id           integer primary key,
+    status           text not null,        -- running | succeeded | failed | interrupted
+    started_at       text not null,        -- UTC, like every timestamp here
+    finished_at      text,
+    source           text,                 -- the input path(s)
+    host             text,                 -- where the runner ran, and its process id:
+    pid              integer,              --   how a later run tells a dead run from a live one
+    input_records    integer,
+    staged           integer,
+    rejected         integer,
+    loaded           integer,
+    inserted         integer,
+    updated          integer,
+    skipped          integer,              -- older than the watermark
+    stale            integer,              -- the stored row was at least as new
+    superseded       integer,              -- a newer record for the same key in this batch
+    dead_letters     integer,              -- new dead letters written
+    dead_letters_repeated integer,         -- rejects already in dead_letter from an earlier run
+    lineage_entries  integer,
+    watermark_before text,
+    watermark_after  text,
+    error            text
+);
+
+-- A stage refuses the whole run by inserting a reason here (see run/refusals.sql).
+create temp table if not exists run_refusal (
+    reason  text not null
+);
+
+create view if not exists open_dead_letters as
+select dead_letter_id, run_id, last_run_id, source, line_no, reason, raw
+  from dead_letter
+ where status = 'open';
+
+create view if not exists lineage_steps as
+select run_id, step, count(*) as entries
+  from lineage
+ group by run_id, step;

@@ -1,0 +1,73 @@
+-- Gives the landed text its meaning: trims every field, converts event_ts to
+-- UTC 'YYYY-MM-DDTHH:MM:SS', and names the first rule a record breaks.
+-- Reads: landing (one text row per input record), run_context.
+-- Writes: run_batch, one row per input record; outcome 'rejected' or NULL (still undecided).
+
+drop table if exists run_batch;
+create temp table run_batch (
+    record_no  integer primary key,  -- input order across the run: the later record wins a tie
+    source     text not null,
+    line_no    integer not null,
+    raw        text not null,
+    event_id   text,
+    event_ts   text,
+    user_id    text,
+    amount     numeric,
+    reason     text,                 -- why it was rejected
+    outcome    text,                 -- rejected | skipped | superseded | stale | loaded
+    detail     text                  -- what lineage should say about the outcome
+);
+
+with trimmed as (
+    select _record_no as record_no, _source as source, _line_no as line_no,
+           _raw as raw, _problem as problem,
+           nullif(trim(event_id), '') as event_id,
+           nullif(trim(event_ts), '') as event_ts_text,
+           nullif(trim(user_id), '')  as user_id,
+           nullif(trim(amount), '')   as amount_text
+      from landing
+),
+parsed as (
+    select trimmed.*,
+           -- SQLite converts '+02:00' and 'Z' offsets to UTC and reads a naive
+           -- time as UTC. It also accepts 'now' and day numbers (hence the
+           -- dashes check) and 30 February (hence the round trip through
+           -- '+0 seconds', which normalises an impossible date to another day).
+           case when substr(event_ts_text, 5, 1) = '-'
+                 and substr(event_ts_text, 8, 1) = '-'
+                 and datetime(substr(event_ts_text, 1, 16), '+0 seconds')
+                     = datetime(substr(event_ts_text, 1, 16))
+                then strftime('%Y-%m-%dT%H:%M:%S', event_ts_text)
+           end as event_ts,
+           case when substr(amount_text, 1, 1) in ('+', '-')
+                then substr(amount_text, 2) else amount_text
+           end as amount_unsigned
+      from trimmed
+),
+checked as (
+    select parsed.*,
+           -- digits, then optionally '.' and digits: 12, -3.5, .5, 7.
+           -- (no exponents, no thousands separators)
+           amount_unsigned not in ('', '.')
+           and (ltrim(amount_unsigned, '0123456789') = ''
+                or (substr(ltrim(amount_unsigned, '0123456789'), 1, 1) = '.'
+                    and ltrim(substr(ltrim(amount_unsigned, '0123456789'), 2), '0123456789') = ''))
+           as amount_is_number
+      from parsed
+)
+insert into run_batch (record_no, source, line_no, raw, event_id, event_ts, user_id, amount, reason)
+select record_no, source, line_no, raw, event_id, event_ts, user_id,
+       case when amount_is_number then cast(amount_text as numeric) end,
+       case
+           when problem is not null    then problem
+           when event_id is null       then 'event_id is missing'
+           when event_ts_text is null  then 'event_ts is missing'
+           when event_ts is null       then 'event_ts is not a valid timestamp: ' || event_ts_text
+           when event_ts > (select future_limit from run_context)
+                                       then 'event_ts is in the future: ' || event_ts_text
+           when amount_text is null    then 'amount is missing'
+           when not amount_is_number   then 'amount is not a number: ' || amount_text
+       end
+  from checked;
+
+update run_batch set outcome = 'rejected', detail = reason where reason is not null;

@@ -1,0 +1,32 @@
+-- Records the run's outcome and counts in run_log, inside the load
+-- transaction: the counts commit together with the data they describe.
+-- Reads: run_batch, lineage, dead_letter, watermark. Writes: run_log.
+update run_log
+   set status = 'succeeded',
+       finished_at = :now,
+       input_records = counts.input_records,
+       staged = counts.staged,
+       rejected = counts.rejected,
+       loaded = counts.loaded,
+       inserted = counts.inserted,
+       updated = counts.updated,
+       skipped = counts.skipped,
+       stale = counts.stale,
+       superseded = counts.superseded,
+       dead_letters = counts.dead_letters,
+       dead_letters_repeated = counts.rejected - counts.dead_letters,
+       lineage_entries = (select count(*) from lineage where run_id = :run_id),
+       watermark_before = :watermark,
+       watermark_after = (select value from watermark where target = 'events')
+  from (select count(*) as input_records,
+               count(*) filter (where outcome <> 'rejected') as staged,
+               count(*) filter (where outcome = 'rejected') as rejected,
+               count(*) filter (where outcome = 'loaded') as loaded,
+               count(*) filter (where detail = 'inserted') as inserted,
+               count(*) filter (where detail = 'updated') as updated,
+               count(*) filter (where outcome = 'skipped') as skipped,
+               count(*) filter (where outcome = 'stale') as stale,
+               count(*) filter (where outcome = 'superseded') as superseded,
+               (select count(*) from dead_letter where run_id = :run_id) as dead_letters
+          from run_batch) as counts
+ where run_log.run_id = :run_id;

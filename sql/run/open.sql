@@ -1,0 +1,18 @@
+-- Opens a run. Runs right after the schema stage in the opening transaction,
+-- committed before the load starts, so that a run which later fails or is
+-- killed is still on record in run_log.
+-- Reads: run_log. Writes: run_log (this run as 'running'; dead runs as 'interrupted').
+
+-- A run still marked 'running' whose process is gone was killed: its load
+-- transaction was rolled back by the database, so only the label is wrong.
+update run_log
+   set status = 'interrupted',
+       finished_at = :now,
+       error = 'the runner stopped before finishing (killed or crashed); nothing it did was kept'
+ where status = 'running'
+   and host = :host
+   and not process_is_alive(pid);
+
+insert into run_log (status, started_at, source, host, pid)
+values ('running', :now, :source, :host, :pid)
+returning run_id;

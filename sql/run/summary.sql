@@ -1,0 +1,21 @@
+-- The run's summary: the JSON object the runner prints on stdout.
+-- Each column becomes a key, in this order.
+select run_id,
+       status,
+       source,
+       input_records,
+       staged,
+       rejected,
+       loaded,
+       inserted,
+       updated,
+       skipped,
+       stale,
+       superseded,
+       dead_letters,
+       dead_letters_repeated,
+       lineage_entries,
+       watermark_before,
+       watermark_after as watermark
+  from run_log
+ where run_id = :run_id;
