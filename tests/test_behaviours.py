@@ -1,0 +1,177 @@
+"""The seven behaviours the mission requires, one test (or a few) each."""
+
+import json
+
+import pytest
+
+from conftest import SAMPLE
+
+
+# 1. Idempotent reruns ------------------------------------------------------
+
+def test_rerun_loads_nothing_and_changes_nothing(loader):
+    first = loader.run(SAMPLE).summary
+    events_after_first = loader.table("events")
+    dead_after_first = loader.rows("select dead_letter_id, source, line_no, raw, reason from dead_letter")
+
+    second = loader.run(SAMPLE).summary
+
+    assert first["loaded"] == 5 and second["loaded"] == 0
+    assert loader.table("events") == events_after_first
+    assert loader.rows("select dead_letter_id, source, line_no, raw, reason from dead_letter") == dead_after_first
+    assert second["dead_letters"] == 0 and second["dead_letters_repeated"] == 2
+    # four records are older than the watermark; evt-005 sits on it and is reconsidered
+    assert (second["skipped"], second["stale"]) == (4, 1)
+    assert loader.rows("select line_no from lineage where run_id = 2 and step = 'skipped' order by line_no") == [
+        (2,), (3,), (4,), (8,)]
+    assert loader.rows("select last_run_id from dead_letter") == [(2,), (2,)]
+
+
+def test_record_at_the_watermark_is_not_lost(loader):
+    loader.run(SAMPLE)  # watermark 2025-01-15T12:00:00
+    summary = loader.load("late-1,2025-01-15T12:00:00,user-9,1.00",   # same second as the watermark
+                          "late-2,2025-01-15T11:59:59,user-9,2.00")   # older: skipped
+    assert (summary["loaded"], summary["skipped"]) == (1, 1)
+    assert "late-1" in loader.events() and "late-2" not in loader.events()
+
+
+# 2. --report ------------------------------------------------------------------
+
+def test_report_prints_lineage_by_step(loader):
+    result = loader.run(SAMPLE, "--report")
+    assert result.summary["lineage_by_step"] == {"staged": 5, "loaded": 5, "rejected": 2}
+    table = result.stderr.splitlines()
+    assert "lineage of run 1" in table
+    assert any(line.split() == ["loaded", "5"] for line in table)
+    assert any(line.split() == ["total", "12"] for line in table)
+
+
+# 3. Run history ---------------------------------------------------------------
+
+def test_output_writes_summary_lineage_and_every_run(loader, tmp_path):
+    loader.run(SAMPLE)
+    broken = loader.batch("x,2025-01-01T00:00:00,u,1", header="id,ts,user,amount\n")
+    assert loader.run(broken).code == 2  # refused by a stage: logged as failed
+    out = tmp_path / "results.json"
+    result = loader.run(SAMPLE, "--output", out)
+    results = json.loads(out.read_text())
+    assert results["summary"] == result.summary
+    assert results["lineage_by_step"] == {"staged": 5, "skipped": 4, "stale": 1, "rejected": 2}
+    assert [(r["run_id"], r["status"]) for r in results["runs"]] == [
+        (1, "succeeded"), (2, "failed"), (3, "succeeded")]
+    assert "no column" in results["runs"][1]["error"]
+
+
+# 4. Stale data never wins ---------------------------------------------------------
+
+def test_older_record_never_overwrites_a_newer_row(loader):
+    loader.load("k1,2025-01-10T10:00:00,new,10")
+    summary = loader.load("k1,2025-01-10T10:00:00,new,10",            # same version: at the watermark
+                          "k2,2025-01-10T11:00:00,other,1")           # keeps the watermark moving
+    assert summary["stale"] == 1
+    # rewind the watermark to backfill, then feed an older version of k1
+    loader.rows("update watermark set value = '2025-01-01T00:00:00'")
+    summary = loader.load("k1,2025-01-05T00:00:00,old,99")
+    assert (summary["loaded"], summary["stale"]) == (0, 1)
+    assert loader.events()["k1"] == ("2025-01-10T10:00:00", "new", 10)
+    assert loader.rows("select step, detail from lineage where run_id = 3") == [
+        ("staged", None), ("stale", "events already holds a version from 2025-01-10T10:00:00")]
+
+
+def test_newer_record_updates_the_row(loader):
+    loader.load("k1,2025-01-10T10:00:00,v1,1")
+    summary = loader.load("k1,2025-01-10T10:00:01,v2,2")
+    assert (summary["loaded"], summary["updated"], summary["inserted"]) == (1, 1, 0)
+    assert loader.events()["k1"] == ("2025-01-10T10:00:01", "v2", 2)
+    assert loader.rows("select run_id, line_no from events") == [(2, 2)]
+
+
+def test_within_a_batch_the_newest_wins_and_ties_go_to_the_later_line(loader):
+    summary = loader.load("k1,2025-01-10T12:00:00,newest,1",
+                          "k1,2025-01-10T08:00:00,older,2",
+                          "k2,2025-01-10T09:00:00,first,3",
+                          "k2,2025-01-10T09:00:00,second,4")
+    assert (summary["loaded"], summary["superseded"]) == (2, 2)
+    assert loader.events() == {"k1": ("2025-01-10T12:00:00", "newest", 1),
+                               "k2": ("2025-01-10T09:00:00", "second", 4)}
+    assert loader.rows("select line_no, detail from lineage where step = 'superseded' order by line_no") == [
+        (3, "a newer record for this key is on line 2"), (4, "a newer record for this key is on line 5")]
+
+
+# 5. All records rejected -----------------------------------------------------------
+
+def test_all_rejected_is_a_normal_run(loader):
+    loader.run(SAMPLE)
+    result = loader.run(loader.batch("a,not-a-time,u,1", ",2025-01-01T00:00:00,u,1", "b,2025-01-01T00:00:00,u,x"))
+    assert result.code == 0, result.stderr
+    assert (result.summary["rejected"], result.summary["staged"], result.summary["loaded"]) == (3, 0, 0)
+    assert result.summary["watermark"] == "2025-01-15T12:00:00"
+    assert loader.rows("select line_no, reason from dead_letter where run_id = 2 order by line_no") == [
+        (2, "event_ts is not a valid timestamp: not-a-time"), (3, "event_id is missing"),
+        (4, "amount is not a number: x")]
+    assert loader.rows("select status, rejected from run_log where run_id = 2") == [("succeeded", 3)]
+
+
+# 6. Corrupted watermark -------------------------------------------------------------
+
+@pytest.mark.parametrize("bad_value, shown", [
+    ("yesterday-ish", "'yesterday-ish'"),
+    ("2025-02-30T00:00:00", "'2025-02-30T00:00:00'"),
+    (None, "NULL"),
+    ("", "''"),
+    ("2999-01-01T00:00:00", "'2999-01-01T00:00:00'"),
+])
+def test_corrupted_watermark_refuses_the_run(loader, bad_value, shown):
+    loader.run(SAMPLE)
+    loader.rows("update watermark set value = ?", bad_value)
+    events_before = loader.table("events")
+    lineage_before = loader.table("lineage")
+
+    result = loader.run(loader.batch("new,2025-01-20T00:00:00,u,1"))
+
+    assert result.code == 2
+    assert f"the watermark for events is {shown}" in result.stderr
+    assert "--repair-watermark" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert loader.table("events") == events_before and loader.table("lineage") == lineage_before
+    assert loader.rows("select value from watermark") == [(bad_value,)]
+    status, error = loader.rows("select status, error from run_log where run_id = 2")[0]
+    assert status == "failed" and shown in error
+
+
+def test_repair_restores_the_last_good_watermark_from_run_log(loader):
+    loader.run(SAMPLE)
+    loader.rows("update watermark set value = 'garbage'")
+    result = loader.run("--repair-watermark")
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout) == {"watermark_before": "garbage", "watermark": "2025-01-15T12:00:00",
+                                         "restored_from": "the last successful run in run_log"}
+    assert "garbage" in result.stderr
+    assert loader.run(SAMPLE).code == 0
+
+
+def test_repair_derives_the_watermark_from_events_without_history(loader):
+    loader.run(SAMPLE)
+    loader.rows("delete from run_log")
+    loader.rows("update watermark set value = null")
+    result = loader.run("--repair-watermark")
+    assert json.loads(result.stdout)["watermark"] == "2025-01-15T12:00:00"
+    assert loader.rows("select value from watermark") == [("2025-01-15T12:00:00",)]
+
+
+# 7. A failing SQL file rolls everything back ---------------------------------------
+
+def test_broken_stage_rolls_back_and_names_file_line_and_error(loader):
+    loader.run(SAMPLE)
+    before = {t: loader.table(t) for t in ("events", "dead_letter", "lineage", "watermark")}
+    sql = loader.copy_sql()
+    stage = sql / "09_write_lineage.sql"
+    stage.write_text(stage.read_text().replace("from run_batch\n where outcome <> 'rejected'",
+                                               "from run_batch_typo\n where outcome <> 'rejected'"))
+    result = loader.run(loader.batch("new,2025-01-20T00:00:00,u,1", "bad,,u,1"))
+    assert result.code == 1
+    assert "sql/09_write_lineage.sql:5: no such table: run_batch_typo" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert {t: loader.table(t) for t in before} == before  # the upsert of stage 08 was rolled back too
+    status, error = loader.rows("select status, error from run_log where run_id = 2")[0]
+    assert status == "failed" and "09_write_lineage.sql:5" in error

@@ -1,0 +1,59 @@
+"""The stage files: discovery, splitting, parameter checks, and adding a stage."""
+
+from pathlib import Path
+
+import pytest
+
+from conftest import SAMPLE
+from loader.errors import Refused
+from loader.sql_files import check_params, discover_stages, split_file
+
+
+def test_split_keeps_the_line_each_statement_starts_on(tmp_path):
+    f = tmp_path / "01_x.sql"
+    f.write_text("-- about this file\n\nselect 1;\n\n-- why\ninsert into t\nvalues (:a, ':not_a_param', x::int);\n;\n")
+    statements = split_file(f)
+    assert [(s.line, s.first_line, s.params) for s in statements] == [
+        (3, "select 1;", frozenset()),
+        (6, "insert into t", frozenset({"a"})),
+    ]
+
+
+def test_stages_run_in_number_order_not_name_order(tmp_path):
+    for name in ("10_c.sql", "2_b.sql", "01_a.sql"):
+        (tmp_path / name).write_text("select 1;")
+    assert [p.name for p in discover_stages(tmp_path)] == ["01_a.sql", "2_b.sql", "10_c.sql"]
+
+
+def test_a_duplicate_stage_number_names_both_files(tmp_path):
+    (tmp_path / "03_a.sql").write_text("select 1;")
+    (tmp_path / "03_b.sql").write_text("select 1;")
+    with pytest.raises(Refused, match=r"03_a\.sql and .*03_b\.sql share the stage number 3"):
+        discover_stages(tmp_path)
+
+
+def test_an_unknown_parameter_is_refused_before_running(tmp_path):
+    f = tmp_path / "01_x.sql"
+    f.write_text("select 1;\nselect :run_id, :batch_size;\n")
+    with pytest.raises(Refused, match=r"01_x\.sql:2: uses :batch_size"):
+        check_params(split_file(f), {"run_id", "now"})
+
+
+def test_duplicate_number_through_the_cli_changes_nothing(loader):
+    sql = loader.copy_sql()
+    (sql / "05_another.sql").write_text("delete from events;\n")
+    result = loader.run(SAMPLE)
+    assert result.code == 2
+    assert "share the stage number 5" in result.stderr
+    assert not loader.db.exists()  # refused before the database was opened
+
+
+def test_a_dropped_in_file_becomes_a_stage(loader):
+    sql = loader.copy_sql()
+    (sql / "12_flag_big_amounts.sql").write_text(
+        "-- A custom stage: no code change needed.\n"
+        "create table if not exists big_amounts (run_id integer, event_id text);\n"
+        "insert into big_amounts select :run_id, event_id from run_batch\n"
+        " where outcome = 'loaded' and amount >= 50;\n")
+    assert loader.run(SAMPLE).code == 0
+    assert loader.rows("select * from big_amounts") == [(1, "evt-005")]
