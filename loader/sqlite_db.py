@@ -16,13 +16,14 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def connect(path: Path, lock_timeout: float) -> sqlite3.Connection:
+    if sqlite3.sqlite_version_info < (3, 35):
+        # the stages use UPDATE ... FROM, RETURNING and aggregate FILTER
+        raise DatabaseUnusable(f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer is needed")
     _check_path(path)
     try:
         conn = sqlite3.connect(path, isolation_level=None, timeout=lock_timeout)
         # WAL lets people read the database (sqlite3 shell) while a load runs.
         conn.execute("pragma journal_mode = wal")
-        # Large batches: bigger page cache and temp tables in memory would cost
-        # memory; the defaults keep a 10M-record run within a flat budget.
     except sqlite3.Error as exc:
         raise classify(exc, f"cannot open {path}") from None
     conn.create_function("process_is_alive", 1, _process_is_alive, deterministic=False)

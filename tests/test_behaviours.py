@@ -175,3 +175,17 @@ def test_broken_stage_rolls_back_and_names_file_line_and_error(loader):
     assert {t: loader.table(t) for t in before} == before  # the upsert of stage 08 was rolled back too
     status, error = loader.rows("select status, error from run_log where run_id = 2")[0]
     assert status == "failed" and "09_write_lineage.sql:5" in error
+
+
+def test_the_upsert_guard_alone_keeps_stale_data_out(loader):
+    """Defence in depth: even if a stage edit stopped marking stale records,
+    the WHERE guard of the upsert itself refuses to overwrite a newer row."""
+    sql = loader.copy_sql()
+    upsert = sql / "08_upsert_events.sql"
+    text = upsert.read_text()
+    assert "and stored.event_ts >= run_batch.event_ts;" in text
+    upsert.write_text(text.replace("and stored.event_ts >= run_batch.event_ts;", "and 1 = 0;"))
+    loader.load("k1,2025-01-10T10:00:00,new,10")
+    loader.rows("update watermark set value = '2025-01-01T00:00:00'")
+    loader.load("k1,2025-01-05T00:00:00,old,99")
+    assert loader.events()["k1"] == ("2025-01-10T10:00:00", "new", 10)
