@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from datetime import datetime, timezone
@@ -105,6 +106,12 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted: the run was rolled back", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not a user error: say so briefly; LOADER_DEBUG=1 shows where
+        if os.environ.get("LOADER_DEBUG"):
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} (rerun with LOADER_DEBUG=1 for details; "
+              "the load transaction was rolled back)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -30,15 +30,26 @@ def connect(path: Path, lock_timeout: float) -> sqlite3.Connection:
     return conn
 
 
+HINTS = {
+    "readonly": "the database file or its directory is read-only: check their permissions",
+    "read-only": "the database file or its directory is read-only: check their permissions",
+    "not a database": "the file is not a SQLite database (or is damaged)",
+    "unable to open": "the database file cannot be opened: check the path and its permissions",
+    "disk is full": "the disk (or the database's size limit) is full: nothing was kept",
+    "disk I/O": "the disk reported an error: nothing was kept",
+    "out of memory": "SQLite ran out of memory: nothing was kept",
+}
+
+
 def classify(exc: sqlite3.Error, context: str) -> Exception:
     """Turn a driver error about the database itself into the loader's error."""
     message = str(exc)
     if "locked" in message or "busy" in message:
         return Busy(f"{context}: another run is in progress ({message}); "
                     "try again later or raise --lock-timeout")
-    if any(s in message for s in ("readonly", "read-only", "not a database", "unable to open",
-                                   "disk is full", "disk I/O", "out of memory")):
-        return DatabaseUnusable(f"{context}: {message}")
+    for fragment, hint in HINTS.items():
+        if fragment in message:
+            return DatabaseUnusable(f"{context}: {message}; {hint}")
     return exc
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -37,9 +38,14 @@ class Loader:
         self.sql_dir = ROOT / "sql"
         self._files = 0
 
-    def run(self, *args, now: str | None = "2025-02-01T00:00:00", timeout=120) -> Result:
+    def run(self, *args, now: str | None = "2025-02-01T00:00:00", timeout=120,
+            obey_file_modes: bool = False) -> Result:
         cmd = [sys.executable, str(ROOT / "runner.py"), *map(str, args), "--db", str(self.db),
                "--sql-dir", str(self.sql_dir)]
+        if obey_file_modes and os.geteuid() == 0:
+            # root ignores file modes; without these capabilities it obeys them like a user
+            caps = "-dac_override,-dac_read_search"
+            cmd = ["setpriv", "--bounding-set", caps, "--inh-caps", caps, *cmd]
         if now:
             cmd += ["--now", now]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=self.tmp)
@@ -53,10 +59,39 @@ class Loader:
         return path
 
     def load(self, *lines: str, **kwargs) -> dict:
-        """Run a batch that must succeed; returns its summary."""
-        result = self.run(self.batch(*lines), **kwargs)
+        """Run a batch that must succeed and account for every record; returns its summary."""
+        path = self.batch(*lines)
+        result = self.run(path, **kwargs)
         assert result.code == 0, result.stderr
+        # batch() writes one record per line, after the header on line 1
+        self.assert_accounted(result.summary, {str(path): set(range(2, len(lines) + 2))})
         return result.summary
+
+    def assert_accounted(self, s: dict, lines_by_source: dict | None = None) -> None:
+        """The accounting invariants, checked against the tables, for one run."""
+        run_id = s["run_id"]
+        assert s["input_records"] == s["staged"] + s["rejected"]
+        assert s["staged"] == s["loaded"] + s["skipped"] + s["stale"] + s["superseded"]
+        assert s["loaded"] == s["inserted"] + s["updated"]
+        assert s["rejected"] == s["dead_letters"] + s["dead_letters_repeated"]
+        steps: dict = {}
+        for source, line_no, step in self.rows(
+                "select source, line_no, step from lineage where run_id = ? order by lineage_id", run_id):
+            steps.setdefault((source, line_no), []).append(step)
+        assert len(steps) == s["input_records"]
+        outcomes = {"loaded": 0, "skipped": 0, "stale": 0, "superseded": 0, "rejected": 0}
+        for record_steps in steps.values():
+            assert record_steps == ["rejected"] or (
+                record_steps[0] == "staged" and len(record_steps) == 2), record_steps
+            outcomes[record_steps[-1]] += 1
+        assert outcomes == {k: s[k] for k in outcomes}
+        assert sum(len(v) for v in steps.values()) == s["lineage_entries"]
+        rejected = {k for k, v in steps.items() if v == ["rejected"]}
+        dead = self.rows("select source, line_no, raw, reason from dead_letter where last_run_id = ?", run_id)
+        assert {(d[0], d[1]) for d in dead} == rejected
+        assert all(d[3] for d in dead)  # every reject has a reason
+        if lines_by_source is not None:
+            assert {(src, n) for src, lines in lines_by_source.items() for n in lines} == set(steps)
 
     def rows(self, sql: str, *params) -> list[tuple]:
         with sqlite3.connect(self.db) as conn:
@@ -65,7 +100,7 @@ class Loader:
     def table(self, name: str) -> list[tuple]:
         return self.rows(f"select * from {name} order by 1")
 
-    def events(self) -> dict:
+    def events(self) -> dict:  # key -> (event_ts, user_id, amount)
         return {r[0]: r[1:4] for r in self.rows("select event_id, event_ts, user_id, amount from events")}
 
     def copy_sql(self) -> Path:

@@ -1,0 +1,160 @@
+"""Bad input: a clear outcome for each case, never a traceback, never a half-loaded batch.
+
+Two outcomes exist. A record that cannot be used is rejected (dead_letter, reason, exit 0).
+A file that cannot be read as a batch at all is refused: exit 2, a message saying what to fix,
+nothing changed.
+"""
+
+from conftest import HEADER, SAMPLE
+
+
+def write(loader, name: str, data: bytes):
+    path = loader.tmp / name
+    path.write_bytes(data)
+    return path
+
+
+def refused(loader, path, message: str):
+    """Run a batch that must be refused, on a database that already holds the sample."""
+    assert loader.run(SAMPLE).code == 0
+    before = {t: loader.table(t) for t in ("events", "dead_letter", "lineage", "watermark")}
+    result = loader.run(path)
+    assert result.code == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert {t: loader.table(t) for t in before} == before
+    return result
+
+
+def accepted(loader, path):
+    result = loader.run(path)
+    assert result.code == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    loader.assert_accounted(result.summary)
+    return result.summary
+
+
+def test_empty_file_is_refused(loader):
+    refused(loader, write(loader, "empty.csv", b""), "is empty: expected a header row")
+
+
+def test_blank_lines_only_is_refused(loader):
+    refused(loader, write(loader, "blank.csv", b"\n\n\r\n"), "is empty: expected a header row")
+
+
+def test_header_only_is_a_normal_run_with_nothing_to_do(loader):
+    summary = accepted(loader, write(loader, "header.csv", HEADER.encode()))
+    assert (summary["input_records"], summary["status"]) == (0, "succeeded")
+
+
+def test_header_missing_a_column_is_refused_and_logged(loader):
+    refused(loader, write(loader, "h.csv", b"event_id,event_ts,amount\nk,2025-01-01T00:00:00,1\n"),
+            'the input has no column "user_id"')
+    assert loader.rows("select status from run_log order by run_id desc limit 1") == [("failed",)]
+
+
+def test_duplicate_header_column_is_refused(loader):
+    refused(loader, write(loader, "d.csv", b"event_id,event_ts,user_id,amount,amount\n"),
+            "names the column 'amount' twice")
+
+
+def test_utf8_bom_and_crlf_line_endings(loader):
+    data = "\ufeffevent_id,event_ts,user_id,amount\r\nk1,2025-01-01T00:00:00,u,1\r\nk2,2025-01-01T00:00:00,u,2\r\n"
+    summary = accepted(loader, write(loader, "bom.csv", data.encode("utf-8")))
+    assert summary["loaded"] == 2
+    assert loader.rows("select event_id, user_id, amount, line_no from events order by 1") == [
+        ("k1", "u", 1, 2), ("k2", "u", 2, 3)]
+
+
+def test_quoted_fields_with_commas_and_newlines_keep_their_first_line(loader):
+    data = (HEADER + 'k1,2025-01-01T00:00:00,"Smith, J.",1\n'
+            'k2,2025-01-01T00:00:00,"two\nlines",2\n'
+            'k3,2025-01-01T00:00:00,u,3\n')
+    summary = accepted(loader, write(loader, "q.csv", data.encode()))
+    assert summary["loaded"] == 3
+    assert loader.rows("select event_id, user_id, line_no from events order by 1") == [
+        ("k1", "Smith, J.", 2), ("k2", "two\nlines", 3), ("k3", "u", 5)]
+
+
+def test_too_few_and_too_many_fields_are_rejected(loader):
+    data = HEADER + "k1,2025-01-01T00:00:00,u\nk2,2025-01-01T00:00:00,u,1,x\nk3,2025-01-01T00:00:00,u,1\n"
+    summary = accepted(loader, write(loader, "n.csv", data.encode()))
+    assert (summary["loaded"], summary["rejected"]) == (1, 2)
+    assert loader.rows("select line_no, raw, reason from dead_letter order by line_no") == [
+        (2, "k1,2025-01-01T00:00:00,u", "has 3 fields, the header has 4"),
+        (3, "k2,2025-01-01T00:00:00,u,1,x", "has 5 fields, the header has 4")]
+
+
+def test_unterminated_quote_is_one_rejected_record(loader):
+    data = HEADER + 'k1,2025-01-01T00:00:00,u,1\nk2,2025-01-01T00:00:00,"open,1\nk3,2025-01-01T00:00:00,u,1\n'
+    summary = accepted(loader, write(loader, "u.csv", data.encode()))
+    # the open quote runs to the end of the file: k3 is inside that one record
+    assert (summary["input_records"], summary["loaded"], summary["rejected"]) == (2, 1, 1)
+    assert loader.rows("select line_no, reason from dead_letter") == [
+        (3, "cannot be parsed as CSV: unexpected end of data")]
+
+
+def test_invalid_utf8_is_rejected_with_its_bytes_visible(loader):
+    data = HEADER.encode() + b"k1,2025-01-01T00:00:00,caf\xe9,1\nk2,2025-01-01T00:00:00,ok,1\n"
+    summary = accepted(loader, write(loader, "latin1.csv", data))
+    assert (summary["loaded"], summary["rejected"]) == (1, 1)
+    assert loader.rows("select raw, reason from dead_letter") == [
+        ("k1,2025-01-01T00:00:00,caf\\xe9,1", "is not valid UTF-8 (undecodable bytes shown as \\x..)")]
+
+
+def test_nul_bytes_are_rejected(loader):
+    data = HEADER.encode() + b"k1,2025-01-01T00:00:00,a\x00b,1\nk2,2025-01-01T00:00:00,ok,1\n"
+    summary = accepted(loader, write(loader, "nul.csv", data))
+    assert (summary["loaded"], summary["rejected"]) == (1, 1)
+    assert loader.rows("select raw, reason from dead_letter") == [
+        ("k1,2025-01-01T00:00:00,a\\x00b,1", "contains a NUL byte")]
+
+
+def test_a_field_of_several_megabytes_is_data(loader):
+    big = "x" * (5 * 1024 * 1024)
+    summary = accepted(loader, write(loader, "big.csv", (HEADER + f"k1,2025-01-01T00:00:00,{big},1\n").encode()))
+    assert summary["loaded"] == 1
+    assert loader.rows("select length(user_id) from events") == [(len(big),)]
+
+
+def test_surrounding_whitespace_is_trimmed(loader):
+    data = " event_id , EVENT_TS ,user_id,amount \n  k1 , 2025-01-01T00:00:00 ,  u  , 1.5 \n"
+    accepted(loader, write(loader, "ws.csv", data.encode()))
+    assert loader.rows("select event_id, event_ts, user_id, amount from events") == [
+        ("k1", "2025-01-01T00:00:00", "u", 1.5)]
+
+
+def test_binary_garbage_is_refused(loader):
+    refused(loader, write(loader, "garbage.bin", bytes(range(256)) * 40), "the header row (line 1)")
+
+
+def test_text_that_is_not_a_batch_is_refused(loader):
+    refused(loader, write(loader, "notes.txt", b"hello world\nthis is not csv\n"),
+            'the input has no column "event_id"')
+
+
+def test_values_that_look_like_sql_are_stored_verbatim(loader):
+    evil = ["x'); drop table events; --", 'Robert"; delete from lineage', ":run_id", "1 or 1=1"]
+    lines = [f'k{i},2025-01-01T00:00:00,"{v.replace(chr(34), chr(34) * 2)}",1' for i, v in enumerate(evil)]
+    loader.load(*lines)
+    assert [r[0] for r in loader.rows("select user_id from events order by event_id")] == evil
+    assert loader.rows("select count(*) from lineage") == [(8,)]
+
+
+def test_a_header_naming_an_identifier_with_quotes_is_landed_safely(loader):
+    data = 'event_id,event_ts,user_id,amount,"we""ird; drop table events"\nk1,2025-01-01T00:00:00,u,1,x\n'
+    summary = accepted(loader, write(loader, "odd.csv", data.encode()))
+    assert summary["loaded"] == 1
+
+
+def test_a_missing_input_file_is_refused(loader):
+    result = loader.run(loader.tmp / "nope.csv")
+    assert result.code == 2 and "cannot read input" in result.stderr and "Traceback" not in result.stderr
+    assert not loader.db.exists()
+
+
+def test_an_unreadable_input_file_is_refused(loader):
+    path = write(loader, "secret.csv", HEADER.encode())
+    path.chmod(0)
+    result = loader.run(path, obey_file_modes=True)
+    assert result.code == 2 and "cannot read input" in result.stderr
