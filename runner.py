@@ -91,6 +91,7 @@ def main(argv=None) -> int:
         run = Run(conn, plan, now)
         run.load(inputs)
         summary = run.query("summary")[0]
+        summary["timings"] = run.timings
         by_step = {row["step"]: row["entries"] for row in run.query("lineage_by_step")}
         if args.report:
             summary["lineage_by_step"] = by_step

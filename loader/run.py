@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +78,7 @@ class Run:
         self.cursor = conn.cursor()
         self.params = {"run_id": None, "now": now, "source": None, "watermark": None,
                        "host": socket.gethostname(), "pid": os.getpid(), "error": None}
+        self.timings: dict[str, float] = {}  # stage file -> seconds, for the summary
 
     def load(self, inputs: Inputs) -> int:
         """Run everything; returns the run_id. Raises a LoaderError after recording the failure."""
@@ -85,16 +88,25 @@ class Run:
             self._begin()
             rows = execute_all(self.cursor, self.plan.hooks["read_watermark"], self.params)
             self.params["watermark"] = rows[0][0] if rows else None
-            self._land(inputs)
+            with self._timed("landing"):
+                self._land(inputs)
             for path, statements in self.plan.stages:
-                for statement in statements:
-                    execute(self.cursor, statement, self.params)
-                self._check_refusals(path)
-            self.cursor.execute("commit")
+                with self._timed(path.name):
+                    for statement in statements:
+                        execute(self.cursor, statement, self.params)
+                    self._check_refusals(path)
+            with self._timed("commit"):
+                self.cursor.execute("commit")
         except BaseException as exc:
             self._record_failure(exc)
             raise
         return self.params["run_id"]
+
+    @contextmanager
+    def _timed(self, step: str):
+        started = time.perf_counter()
+        yield
+        self.timings[step] = round(time.perf_counter() - started, 3)
 
     def _open(self) -> None:
         try:

@@ -5,16 +5,12 @@
 
 update dead_letter
    set last_run_id = :run_id,
-       reason = (select b.reason from run_batch b
-                  where b.source = dead_letter.source
-                    and b.line_no = dead_letter.line_no
-                    and b.raw = dead_letter.raw
-                    and b.outcome = 'rejected')
- where exists (select 1 from run_batch b
-                where b.source = dead_letter.source
-                  and b.line_no = dead_letter.line_no
-                  and b.raw = dead_letter.raw
-                  and b.outcome = 'rejected');
+       reason = b.reason
+  from run_batch as b
+ where b.outcome = 'rejected'
+   and b.source = dead_letter.source
+   and b.line_no = dead_letter.line_no
+   and b.raw = dead_letter.raw;
 
 insert into dead_letter (run_id, last_run_id, source, line_no, raw, reason)
 select :run_id, :run_id, b.source, b.line_no, b.raw, b.reason

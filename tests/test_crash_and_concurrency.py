@@ -1,0 +1,126 @@
+"""Killed runs change nothing and are labelled; concurrent runs serialise."""
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bench.generate_batch import write_batch
+from conftest import ROOT, SAMPLE
+
+TABLES = ("events", "dead_letter", "lineage", "watermark")
+
+
+def snapshot(loader) -> dict:
+    return {t: loader.table(t) for t in TABLES}
+
+
+def start_runner(loader, *args) -> subprocess.Popen:
+    cmd = [sys.executable, str(ROOT / "runner.py"), *map(str, args), "--db", str(loader.db),
+           "--now", "2025-03-01T00:00:00", "-q"]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_status(loader, run_id: int, status: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if loader.rows("select status from run_log where run_id = ?", run_id) == [(status,)]:
+                return
+        except sqlite3.OperationalError:
+            pass  # the database is being created
+        time.sleep(0.02)
+    raise AssertionError(f"run {run_id} never reached {status}")
+
+
+@pytest.fixture(scope="module")
+def big_batch(tmp_path_factory):
+    path = tmp_path_factory.mktemp("batches") / "big.csv"
+    write_batch(path, 150_000, seed=3)
+    return path
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.3, 0.8, 1.5, 2.5])
+def test_sigkill_at_any_moment_leaves_the_database_as_it_was(loader, big_batch, delay):
+    assert loader.run(SAMPLE).code == 0
+    before = snapshot(loader)
+
+    runner = start_runner(loader, big_batch)
+    wait_for_status(loader, 2, "running")  # past the opening transaction: the load has begun
+    time.sleep(delay)
+    assert runner.poll() is None, "the run finished before it could be killed: use a bigger batch"
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()
+
+    assert snapshot(loader) == before
+    assert loader.rows("pragma integrity_check") == [("ok",)]
+    # the next run labels the dead one, and loads normally
+    after = loader.run(loader.batch("k,2025-01-20T00:00:00,u,1"))
+    assert after.code == 0, after.stderr
+    status, error = loader.rows("select status, error from run_log where run_id = 2")[0]
+    assert status == "interrupted" and "killed" in error
+
+
+def test_sigterm_rolls_back_and_is_logged_as_failed(loader, big_batch):
+    assert loader.run(SAMPLE).code == 0
+    before = snapshot(loader)
+    runner = start_runner(loader, big_batch)
+    wait_for_status(loader, 2, "running")
+    time.sleep(0.5)
+    runner.send_signal(signal.SIGTERM)
+    assert runner.wait(timeout=60) == 143
+    assert snapshot(loader) == before
+    assert loader.rows("select status, error from run_log where run_id = 2") == [
+        ("failed", "stopped by a signal; nothing was kept")]
+
+
+def serial_state(tmp_path, batches) -> dict:
+    """The events a fresh database holds after running the batches one after the other."""
+    from conftest import Loader
+    serial = Loader(tmp_path)
+    for batch in batches:
+        result = serial.run(batch, now="2025-03-01T00:00:00")
+        assert result.code == 0, result.stderr
+    return serial.events()
+
+
+def test_two_runners_at_once_serialise(loader, tmp_path_factory):
+    a, b = loader.tmp / "a.csv", loader.tmp / "b.csv"
+    write_batch(a, 60_000, seed=1)                                       # overlapping keys,
+    write_batch(b, 60_000, seed=2, start="2025-01-10T00:00:00")           # partly newer
+
+    runners = [start_runner(loader, a), start_runner(loader, b)]
+    results = [(r.wait(timeout=120), r.stderr.read()) for r in runners]
+    assert [code for code, _ in results] == [0, 0], results
+
+    runs = loader.rows("select run_id, source, status, watermark_before from run_log order by run_id")
+    assert [r[2] for r in runs] == ["succeeded", "succeeded"]
+    # whichever loaded first saw no watermark: that is the order to replay
+    first = next(r for r in runs if r[3] is None)[1]
+    order = [a, b] if first == str(a) else [b, a]
+    assert loader.events() == serial_state(tmp_path_factory.mktemp("serial"), order)
+    for run_id in (1, 2):
+        summary = dict(zip(("staged", "rejected", "input_records"), loader.rows(
+            "select staged, rejected, input_records from run_log where run_id = ?", run_id)[0]))
+        assert summary["staged"] + summary["rejected"] == summary["input_records"] == 60_000
+
+
+def test_a_run_that_cannot_get_the_lock_in_time_refuses(loader):
+    assert loader.run(SAMPLE).code == 0
+    before = snapshot(loader)
+    holder = sqlite3.connect(loader.db, isolation_level=None)
+    holder.execute("begin immediate")  # another writer holds the database
+    try:
+        started = time.monotonic()
+        result = loader.run(loader.batch("k,2025-01-20T00:00:00,u,1"), "--lock-timeout", "1")
+        waited = time.monotonic() - started
+    finally:
+        holder.execute("rollback")
+        holder.close()
+    assert result.code == 4
+    assert "another run is in progress" in result.stderr
+    assert 1 <= waited < 20
+    assert snapshot(loader) == before
