@@ -2,8 +2,9 @@
 -- Idempotent (IF NOT EXISTS): it runs at the start of every run, in the short
 -- opening transaction that also records the run in run_log (run/open.sql), so
 -- the tables exist and the run is on record even if the load then fails.
--- Note: CREATE VIEW IF NOT EXISTS keeps an existing view; to change a view,
--- add a "drop view if exists" above it.
+-- Written in the common subset of SQLite and PostgreSQL. Ids are plain integer
+-- keys that the stages number themselves (max + 1, under the run's lock), so
+-- no engine's auto-increment syntax is needed.
 
 -- The target: one row per key, always the newest version seen.
 create table if not exists events (
@@ -86,12 +87,15 @@ create temp table if not exists run_refusal (
     reason  text not null
 );
 
-create view if not exists open_dead_letters as
+-- Views are recreated on every run, so an edit here takes effect.
+drop view if exists open_dead_letters;
+create view open_dead_letters as
 select dead_letter_id, run_id, last_run_id, source, line_no, reason, raw
   from dead_letter
  where status = 'open';
 
-create view if not exists lineage_steps as
+drop view if exists lineage_steps;
+create view lineage_steps as
 select run_id, step, count(*) as entries
   from lineage
  group by run_id, step;

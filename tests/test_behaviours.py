@@ -165,23 +165,22 @@ def test_broken_stage_rolls_back_and_names_file_line_and_error(loader):
     loader.run(SAMPLE)
     before = {t: loader.table(t) for t in ("events", "dead_letter", "lineage", "watermark")}
     sql = loader.copy_sql()
-    stage = sql / "09_write_lineage.sql"
-    stage.write_text(stage.read_text().replace("from run_batch\n where outcome <> 'rejected'",
-                                               "from run_batch_typo\n where outcome <> 'rejected'"))
+    stage = sql / "10_write_lineage.sql"
+    stage.write_text(stage.read_text().replace("insert into lineage (", "insert into lineage_typo ("))
     result = loader.run(loader.batch("new,2025-01-20T00:00:00,u,1", "bad,,u,1"))
     assert result.code == 1
-    assert "sql/09_write_lineage.sql:5: no such table: run_batch_typo" in result.stderr
+    assert "sql/10_write_lineage.sql:8: no such table: lineage_typo" in result.stderr
     assert "Traceback" not in result.stderr
     assert {t: loader.table(t) for t in before} == before  # the upsert of stage 08 was rolled back too
     status, error = loader.rows("select status, error from run_log where run_id = 2")[0]
-    assert status == "failed" and "09_write_lineage.sql:5" in error
+    assert status == "failed" and "10_write_lineage.sql:8" in error
 
 
 def test_the_upsert_guard_alone_keeps_stale_data_out(loader):
     """Defence in depth: even if a stage edit stopped marking stale records,
     the WHERE guard of the upsert itself refuses to overwrite a newer row."""
     sql = loader.copy_sql()
-    upsert = sql / "08_upsert_events.sql"
+    upsert = sql / "09_upsert_events.sql"
     text = upsert.read_text()
     assert "and stored.event_ts >= run_batch.event_ts;" in text
     upsert.write_text(text.replace("and stored.event_ts >= run_batch.event_ts;", "and 1 = 0;"))

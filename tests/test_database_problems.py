@@ -42,7 +42,7 @@ def test_a_full_disk_rolls_back_and_is_logged(loader):
     before = {t: loader.table(t) for t in ("events", "dead_letter", "lineage", "watermark")}
     pages = loader.rows("pragma page_count")[0][0]
     sql = loader.copy_sql()
-    stage = sql / "05_route_rejects.sql"
+    stage = sql / "06_route_rejects.sql"
     # simulate a full disk: the database may not grow by more than two pages
     stage.write_text(f"pragma max_page_count = {pages + 2};\n" + stage.read_text())
     big = [f"k{i},2025-01-20T00:00:00,{'u' * 200},{i}" for i in range(2000)]

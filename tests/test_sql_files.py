@@ -50,7 +50,7 @@ def test_duplicate_number_through_the_cli_changes_nothing(loader):
 
 def test_a_dropped_in_file_becomes_a_stage(loader):
     sql = loader.copy_sql()
-    (sql / "12_flag_big_amounts.sql").write_text(
+    (sql / "13_flag_big_amounts.sql").write_text(
         "-- A custom stage: no code change needed.\n"
         "create table if not exists big_amounts (run_id integer, event_id text);\n"
         "insert into big_amounts select :run_id, event_id from run_batch\n"

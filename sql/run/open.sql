@@ -13,6 +13,9 @@ update run_log
    and host = :host
    and not process_is_alive(pid);
 
-insert into run_log (status, started_at, source, host, pid)
-values ('running', :now, :source, :host, :pid)
+-- Ids are numbered here rather than by an engine's auto-increment: the
+-- opening transaction holds the run lock, so max + 1 cannot collide.
+insert into run_log (run_id, status, started_at, source, host, pid)
+select coalesce(max(run_id), 0) + 1, 'running', :now, :source, :host, :pid
+  from run_log
 returning run_id;

@@ -1,6 +1,6 @@
--- Gives the landed text its meaning: trims every field, converts event_ts to
--- UTC 'YYYY-MM-DDTHH:MM:SS', and names the first rule a record breaks.
--- Reads: landing (one text row per input record), run_context.
+-- Gives the landed text its meaning: trims every field, takes event_ts as read
+-- by stage 03 (UTC 'YYYY-MM-DDTHH:MM:SS'), and names the first rule a record breaks.
+-- Reads: landing_typed (landing, one text row per input record, plus event_ts_utc), run_context.
 -- Writes: run_batch, one row per input record; outcome 'rejected' or NULL (still undecided).
 
 drop table if exists run_batch;
@@ -23,22 +23,13 @@ with trimmed as (
            _raw as raw, _problem as problem,
            nullif(trim(event_id), '') as event_id,
            nullif(trim(event_ts), '') as event_ts_text,
+           event_ts_utc as event_ts,
            nullif(trim(user_id), '')  as user_id,
            nullif(trim(amount), '')   as amount_text
-      from landing
+      from landing_typed
 ),
 parsed as (
     select trimmed.*,
-           -- SQLite converts '+02:00' and 'Z' offsets to UTC and reads a naive
-           -- time as UTC. It also accepts 'now' and day numbers (hence the
-           -- dashes check) and 30 February (hence the round trip through
-           -- '+0 seconds', which normalises an impossible date to another day).
-           case when substr(event_ts_text, 5, 1) = '-'
-                 and substr(event_ts_text, 8, 1) = '-'
-                 and datetime(substr(event_ts_text, 1, 16), '+0 seconds')
-                     = datetime(substr(event_ts_text, 1, 16))
-                then strftime('%Y-%m-%dT%H:%M:%S', event_ts_text)
-           end as event_ts,
            case when substr(amount_text, 1, 1) in ('+', '-')
                 then substr(amount_text, 2) else amount_text
            end as amount_unsigned

@@ -1,0 +1,16 @@
+-- Refuses to run on a corrupted watermark: a value that is not a timestamp
+-- compares as text and would silently skip (or let through) whole batches.
+-- Reads: run_context (03). Writes: run_refusal.
+insert into run_refusal (reason)
+select 'the watermark for events is '
+       || coalesce('''' || watermark || '''', 'NULL')
+       || ', which is not '
+       || case when watermark_utc = watermark
+               then 'in the past (the run''s clock is ' || run_at || ')'
+               else 'a timestamp like 2025-01-15T12:00:00' end
+       || '. Nothing was loaded. Run: python runner.py --repair-watermark'
+  from run_context
+ where exists (select 1 from watermark where target = 'events')
+   and (watermark_utc is null
+        or watermark_utc <> watermark
+        or watermark > future_limit);
