@@ -22,7 +22,7 @@ from loader import report
 from loader.errors import LoaderError, Refused
 from loader.plan import Plan
 from loader.run import Inputs, Run
-from loader.sqlite_db import connect
+from loader.engines import engine_name, open_database
 
 HERE = Path(__file__).resolve().parent
 
@@ -41,8 +41,9 @@ def parse_args(argv):
         prog="runner.py", description="Load CSV records into a database through the SQL stages in sql/.",
         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="*", metavar="INPUT", help="CSV file(s) with a header row")
-    parser.add_argument("--db", default=str(HERE / "data" / "pipeline.db"),
-                        help="SQLite database file (default: data/pipeline.db)")
+    parser.add_argument("--db", default=os.environ.get("DATABASE_URL") or str(HERE / "data" / "pipeline.db"),
+                        help="a SQLite file or a postgresql:// URL (default: $DATABASE_URL, "
+                             "else data/pipeline.db)")
     parser.add_argument("--output", metavar="PATH", help="also write the summary, lineage by step "
                         "and the whole run history as JSON to PATH")
     parser.add_argument("--report", action="store_true",
@@ -78,17 +79,17 @@ def main(argv=None) -> int:
     # SIGTERM becomes an orderly rollback that is logged, like Ctrl-C.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        plan = Plan.read(Path(args.sql_dir))
+        plan = Plan.read(Path(args.sql_dir), engine_name(args.db))
         now = run_clock(args.now)
         if args.repair_watermark:
-            conn = connect(Path(args.db), args.lock_timeout)
-            result = Run(conn, plan, now).repair_watermark()
+            db = open_database(args.db, args.lock_timeout)
+            result = Run(db, plan, now).repair_watermark()
             say(report.repair_line(result))
             print(json.dumps(result, indent=2))
             return 0
         inputs = Inputs.open(args.inputs)
-        conn = connect(Path(args.db), args.lock_timeout)
-        run = Run(conn, plan, now)
+        db = open_database(args.db, args.lock_timeout)
+        run = Run(db, plan, now)
         run.load(inputs)
         summary = run.query("summary")[0]
         summary["timings"] = run.timings

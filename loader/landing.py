@@ -18,18 +18,17 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def create_landing(cursor, header: list[str]) -> None:
+def create_landing(db, header: list[str]) -> None:
     columns = [f"{c} text" for c in OWN_COLUMNS[1:]] + [f"{quote_identifier(n)} text" for n in header]
-    cursor.execute("drop table if exists landing")
-    cursor.execute(f"create temp table landing (_record_no integer primary key, {', '.join(columns)})")
-    cursor.execute("drop table if exists landing_columns")
-    cursor.execute("create temp table landing_columns (name text not null)")
-    cursor.executemany("insert into landing_columns (name) values (?)", [(n,) for n in header])
+    db.cursor.execute("drop table if exists landing")
+    db.cursor.execute(f"create temp table landing (_record_no integer primary key, {', '.join(columns)})")
+    db.cursor.execute("drop table if exists landing_columns")
+    db.cursor.execute("create temp table landing_columns (name text not null)")
+    db.land("landing_columns", ["name"], ((n,) for n in header))
 
 
-def land(cursor, header: list[str], records: Iterable[Record], source: str, first_record_no: int) -> int:
-    """Insert the records (streamed, never held in a list); returns the next record number."""
-    placeholders = ", ".join("?" * (len(OWN_COLUMNS) + len(header)))
+def land(db, header: list[str], records: Iterable[Record], source: str, first_record_no: int) -> int:
+    """Stream the records into landing (never held in a list); returns the next record number."""
     empty = (None,) * len(header)
     counter = [first_record_no]
 
@@ -39,5 +38,5 @@ def land(cursor, header: list[str], records: Iterable[Record], source: str, firs
                    *(record.fields if record.fields is not None else empty))
             counter[0] += 1
 
-    cursor.executemany(f"insert into landing values ({placeholders})", rows())
+    db.land("landing", [*OWN_COLUMNS, *map(quote_identifier, header)], rows())
     return counter[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .sql_files import Statement, check_params, discover_stages, split_file
+from .sql_files import Statement, check_params, discover_stages, for_engine, split_file
 
 # The named parameters bound to every statement.
 STAGE_PARAMS = {"run_id", "now", "source", "watermark"}
@@ -23,10 +23,10 @@ class Plan:
     hooks: dict[str, list[Statement]]
 
     @classmethod
-    def read(cls, sql_dir: Path) -> "Plan":
-        files = discover_stages(sql_dir)
+    def read(cls, sql_dir: Path, engine: str) -> "Plan":
+        files = discover_stages(sql_dir, engine)
         stages = [(path, split_file(path)) for path in files]
-        hooks = {name: split_file(sql_dir / "run" / f"{name}.sql") for name in HOOKS}
+        hooks = {name: split_file(for_engine(sql_dir / "run" / f"{name}.sql", engine)) for name in HOOKS}
         for _, statements in stages:
             check_params(statements, STAGE_PARAMS)
         for statements in hooks.values():

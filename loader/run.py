@@ -7,9 +7,7 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +18,6 @@ from .csv_input import read_csv
 from .errors import LoaderError, Refused, StageFailed
 from .plan import Plan
 from .sql_files import Statement
-from .sqlite_db import classify
 
 
 @dataclass
@@ -49,36 +46,15 @@ class Inputs:
         return ", ".join(s for s, _, _ in self.files)
 
 
-def execute(cursor, statement: Statement, params: dict):
-    try:
-        return cursor.execute(statement.text, params)
-    except sqlite3.Error as exc:
-        problem = classify(exc, statement.where)
-        if isinstance(problem, LoaderError):
-            raise problem from None
-        raise StageFailed(f"{statement.where}: {exc}\n  in: {statement.first_line}") from None
-
-
-def execute_all(cursor, statements: list[Statement], params: dict) -> list:
-    rows: list = []
-    for statement in statements:
-        rows = execute(cursor, statement, params).fetchall()
-    return rows  # the last statement's rows: the hook's result
-
-
-def as_dicts(cursor, rows) -> list[dict]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in rows]
-
-
 class Run:
-    def __init__(self, conn: sqlite3.Connection, plan: Plan, now: str):
-        self.conn = conn
+    def __init__(self, db, plan: Plan, now: str):
+        self.db = db
         self.plan = plan
-        self.cursor = conn.cursor()
         self.params = {"run_id": None, "now": now, "source": None, "watermark": None,
-                       "host": socket.gethostname(), "pid": os.getpid(), "error": None}
+                       "host": socket.gethostname(), "pid": db.pid, "error": None}
         self.timings: dict[str, float] = {}  # stage file -> seconds, for the summary
+
+    # -- the two transactions ------------------------------------------------
 
     def load(self, inputs: Inputs) -> int:
         """Run everything; returns the run_id. Raises a LoaderError after recording the failure."""
@@ -86,21 +62,91 @@ class Run:
         self._open()
         try:
             self._begin()
-            rows = execute_all(self.cursor, self.plan.hooks["read_watermark"], self.params)
+            rows = self._execute_all(self.plan.hooks["read_watermark"])
             self.params["watermark"] = rows[0][0] if rows else None
             with self._timed("landing"):
                 self._land(inputs)
             for path, statements in self.plan.stages:
                 with self._timed(path.name):
-                    for statement in statements:
-                        execute(self.cursor, statement, self.params)
+                    self._execute_all(statements)
                     self._check_refusals(path)
             with self._timed("commit"):
-                self.cursor.execute("commit")
+                self.db.cursor.execute("commit")
         except BaseException as exc:
             self._record_failure(exc)
             raise
         return self.params["run_id"]
+
+    def _open(self) -> None:
+        try:
+            self._begin()
+            self._execute_all(self.plan.schema)
+            rows = self._execute_all(self.plan.hooks["open"])
+            self.db.cursor.execute("commit")
+        except BaseException:
+            self._rollback()
+            raise
+        self.params["run_id"] = rows[0][0]
+
+    def repair_watermark(self) -> dict:
+        try:
+            self._begin()
+            self._execute_all(self.plan.schema)
+            result = self.query("repair_watermark")[0]
+            self.db.cursor.execute("commit")
+        except BaseException:
+            self._rollback()
+            raise
+        return result
+
+    def query(self, hook: str) -> list[dict]:
+        """A hook's last statement's rows, as dicts keyed by column name."""
+        rows = self._execute_all(self.plan.hooks[hook])
+        names = [d[0] for d in self.db.cursor.description]
+        return [dict(zip(names, row)) for row in rows]
+
+    # -- the parts ------------------------------------------------------------
+
+    def _execute(self, statement: Statement):
+        try:
+            return self.db.cursor.execute(self.db.text(statement), self.params)
+        except self.db.Error as exc:
+            problem = self.db.classify(exc, statement.where)
+            if isinstance(problem, LoaderError):
+                raise problem from None
+            message = str(exc).strip()
+            raise StageFailed(f"{statement.where}: {message}\n  in: {statement.first_line}") from None
+
+    def _execute_all(self, statements: list[Statement]) -> list:
+        rows: list = []
+        for statement in statements:
+            cursor = self._execute(statement)
+            rows = cursor.fetchall() if cursor.description else []
+        return rows  # the last statement's rows: a hook's result
+
+    def _begin(self) -> None:
+        try:
+            self.db.begin()
+        except self.db.Error as exc:
+            raise self.db.classify(exc, "cannot start the run") from None
+
+    def _land(self, inputs: Inputs) -> None:
+        next_record = 1
+        try:
+            landing.create_landing(self.db, inputs.files[0][1])
+            for source, header, records in inputs.files:
+                next_record = landing.land(self.db, header, records, source, next_record)
+        except self.db.Error as exc:
+            problem = self.db.classify(exc, f"landing {inputs.source}")
+            if isinstance(problem, LoaderError):
+                raise problem from None
+            raise StageFailed(f"landing {inputs.source}: {str(exc).strip()}") from None
+
+    def _check_refusals(self, path: Path) -> None:
+        rows = self._execute_all(self.plan.hooks["refusals"])
+        if rows:
+            reasons = "; ".join(r[0] for r in rows)
+            raise Refused(f"{path.parent.name}/{path.name} refused the run: {reasons}")
 
     @contextmanager
     def _timed(self, step: str):
@@ -108,47 +154,11 @@ class Run:
         yield
         self.timings[step] = round(time.perf_counter() - started, 3)
 
-    def _open(self) -> None:
-        try:
-            self._begin()
-            for statement in self.plan.schema:
-                execute(self.cursor, statement, self.params)
-            rows = execute_all(self.cursor, self.plan.hooks["open"], self.params)
-            self.cursor.execute("commit")
-        except BaseException:
-            self._rollback()
-            raise
-        self.params["run_id"] = rows[0][0]
-
-    def _begin(self) -> None:
-        # IMMEDIATE takes the write lock now, waiting up to the lock timeout,
-        # so two runs never interleave and neither deadlocks halfway through.
-        try:
-            self.cursor.execute("begin immediate")
-        except sqlite3.Error as exc:
-            raise classify(exc, "cannot start the run") from None
-
-    def _land(self, inputs: Inputs) -> None:
-        header = inputs.files[0][1]
-        landing.create_landing(self.cursor, header)
-        next_record = 1
-        for source, header, records in inputs.files:
-            try:
-                next_record = landing.land(self.cursor, header, records, source, next_record)
-            except sqlite3.Error as exc:
-                raise classify(exc, f"landing {source}") from None
-
-    def _check_refusals(self, path: Path) -> None:
-        rows = execute_all(self.cursor, self.plan.hooks["refusals"], self.params)
-        if rows:
-            reasons = "; ".join(r[0] for r in rows)
-            raise Refused(f"{path.parent.name}/{path.name} refused the run: {reasons}")
-
     def _rollback(self) -> None:
-        # rollback() fails harmlessly if the error already ended the transaction
+        # rollback fails harmlessly if the error already ended the transaction
         try:
-            self.cursor.execute("rollback")
-        except sqlite3.Error:
+            self.db.cursor.execute("rollback")
+        except self.db.Error:
             pass
 
     def _record_failure(self, exc: BaseException) -> None:
@@ -159,25 +169,10 @@ class Run:
             error = "stopped by a signal; nothing was kept"
         else:
             error = str(exc)
+        self.params["error"] = error
         try:
-            self.cursor.execute("begin immediate")
-            execute_all(self.cursor, self.plan.hooks["failed"], {**self.params, "error": error})
-            self.cursor.execute("commit")
-        except (sqlite3.Error, LoaderError):
+            self.db.begin()
+            self._execute_all(self.plan.hooks["failed"])
+            self.db.cursor.execute("commit")
+        except (self.db.Error, LoaderError):
             self._rollback()  # the database itself is the problem: the message still reaches the user
-
-    def query(self, hook: str) -> list[dict]:
-        rows = execute_all(self.cursor, self.plan.hooks[hook], self.params)
-        return as_dicts(self.cursor, rows)
-
-    def repair_watermark(self) -> dict:
-        try:
-            self._begin()
-            execute_all(self.cursor, self.plan.schema, self.params)
-            rows = execute_all(self.cursor, self.plan.hooks["repair_watermark"], self.params)
-            result = as_dicts(self.cursor, rows)[0]
-            self.cursor.execute("commit")
-        except BaseException:
-            self._rollback()
-            raise
-        return result

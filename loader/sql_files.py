@@ -24,6 +24,7 @@ class Statement:
     line: int            # the line of the statement's first code line in its file
     text: str
     params: frozenset    # the :names it uses
+    pyformat_text: str   # the same with %(name)s placeholders, for psycopg
 
     @property
     def where(self) -> str:
@@ -35,12 +36,15 @@ class Statement:
         return code[0] if code else ""
 
 
-def discover_stages(sql_dir: Path) -> list[Path]:
-    """The NN_name.sql files of sql_dir in number order; a duplicate number is an error."""
+def discover_stages(sql_dir: Path, engine: str) -> list[Path]:
+    """The NN_name.sql files of sql_dir in number order; a duplicate number is an error.
+    NN_name.ENGINE.sql, when it exists, replaces NN_name.sql on that engine."""
     if not sql_dir.is_dir():
         raise Refused(f"SQL directory {sql_dir} does not exist")
     by_number: dict[int, Path] = {}
     for path in sorted(sql_dir.glob("*.sql")):
+        if path.name.count(".") > 1:
+            continue  # an engine's override: looked up below
         match = STAGE_NAME.match(path.name)
         if not match:
             raise Refused(f"{path}: stage files are named NN_what_it_does.sql (e.g. 05_route_rejects.sql)")
@@ -51,7 +55,17 @@ def discover_stages(sql_dir: Path) -> list[Path]:
         by_number[number] = path
     if not by_number:
         raise Refused(f"{sql_dir} holds no stage files (NN_name.sql)")
-    return [by_number[n] for n in sorted(by_number)]
+    for path in sorted(sql_dir.glob("*.*.sql")):
+        base = path.with_name(path.name.split(".")[0] + ".sql")
+        if base not in by_number.values():
+            raise Refused(f"{path} overrides {base.name}, which does not exist")
+    return [for_engine(by_number[n], engine) for n in sorted(by_number)]
+
+
+def for_engine(path: Path, engine: str) -> Path:
+    """NAME.ENGINE.sql if it exists beside NAME.sql, else NAME.sql."""
+    override = path.with_name(f"{path.stem}.{engine}.sql")
+    return override if override.exists() else path
 
 
 def split_file(path: Path) -> list[Statement]:
@@ -66,7 +80,8 @@ def split_file(path: Path) -> list[Statement]:
         chunk = str(parsed)
         offset = _lines_before_code(parsed)
         if offset is not None:
-            statements.append(Statement(path, line + offset, chunk.strip(), _placeholders(parsed)))
+            statements.append(Statement(path, line + offset, chunk.strip(), _placeholders(parsed),
+                                        _to_pyformat(parsed).strip()))
         line += chunk.count("\n")
     return statements
 
@@ -96,3 +111,14 @@ def _placeholders(parsed) -> frozenset:
     # sqlparse tells a :name placeholder from ':text' in a string and from a ::cast
     return frozenset(tok.value[1:] for tok in parsed.flatten()
                      if tok.ttype in T.Name.Placeholder and tok.value.startswith(":"))
+
+
+def _to_pyformat(parsed) -> str:
+    """:name placeholders rewritten as %(name)s, and a literal % escaped as %%."""
+    parts = []
+    for tok in parsed.flatten():
+        if tok.ttype in T.Name.Placeholder and tok.value.startswith(":"):
+            parts.append(f"%({tok.value[1:]})s")
+        else:
+            parts.append(tok.value.replace("%", "%%"))
+    return "".join(parts)

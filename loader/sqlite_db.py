@@ -1,4 +1,4 @@
-"""Opens the SQLite database without ever damaging what is there.
+"""SQLite: opened without ever damaging what is there.
 
 The connection is in autocommit mode: the runner issues BEGIN and COMMIT
 itself, so the driver never commits behind its back.
@@ -14,22 +14,6 @@ from .errors import Busy, DatabaseUnusable
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
-
-def connect(path: Path, lock_timeout: float) -> sqlite3.Connection:
-    if sqlite3.sqlite_version_info < (3, 35):
-        # the stages use UPDATE ... FROM, RETURNING and aggregate FILTER
-        raise DatabaseUnusable(f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer is needed")
-    _check_path(path)
-    try:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=lock_timeout)
-        # WAL lets people read the database (sqlite3 shell) while a load runs.
-        conn.execute("pragma journal_mode = wal")
-    except sqlite3.Error as exc:
-        raise classify(exc, f"cannot open {path}") from None
-    conn.create_function("process_is_alive", 1, _process_is_alive, deterministic=False)
-    return conn
-
-
 HINTS = {
     "readonly": "the database file or its directory is read-only: check their permissions",
     "read-only": "the database file or its directory is read-only: check their permissions",
@@ -41,16 +25,50 @@ HINTS = {
 }
 
 
-def classify(exc: sqlite3.Error, context: str) -> Exception:
-    """Turn a driver error about the database itself into the loader's error."""
-    message = str(exc)
-    if "locked" in message or "busy" in message:
-        return Busy(f"{context}: another run is in progress ({message}); "
-                    "try again later or raise --lock-timeout")
-    for fragment, hint in HINTS.items():
-        if fragment in message:
-            return DatabaseUnusable(f"{context}: {message}; {hint}")
-    return exc
+class SQLiteEngine:
+    name = "sqlite"
+    Error = sqlite3.Error
+
+    def __init__(self, path: str, lock_timeout: float):
+        if sqlite3.sqlite_version_info < (3, 35):
+            # the stages use UPDATE ... FROM, RETURNING and aggregate FILTER
+            raise DatabaseUnusable(f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer is needed")
+        self.display = path
+        _check_path(Path(path))
+        try:
+            self.conn = sqlite3.connect(path, isolation_level=None, timeout=lock_timeout)
+            # WAL lets people read the database (sqlite3 shell) while a load runs.
+            self.conn.execute("pragma journal_mode = wal")
+        except sqlite3.Error as exc:
+            raise self.classify(exc, f"cannot open {path}") from None
+        self.conn.create_function("process_is_alive", 1, _process_is_alive, deterministic=False)
+        self.cursor = self.conn.cursor()
+        self.pid = os.getpid()  # run/open.sql checks it to tell a killed run from a live one
+
+    def begin(self) -> None:
+        # IMMEDIATE takes the write lock now, waiting up to the lock timeout,
+        # so two runs never interleave and neither deadlocks halfway through.
+        self.cursor.execute("begin immediate")
+
+    @staticmethod
+    def text(statement) -> str:
+        return statement.text  # sqlite3 binds :name itself
+
+    def land(self, table: str, columns: list[str], rows) -> None:
+        placeholders = ", ".join("?" * len(columns))
+        self.cursor.executemany(f"insert into {table} ({', '.join(columns)}) values ({placeholders})", rows)
+
+    @staticmethod
+    def classify(exc: sqlite3.Error, context: str) -> Exception:
+        """Turn a driver error about the database itself into the loader's error."""
+        message = str(exc)
+        if "locked" in message or "busy" in message:
+            return Busy(f"{context}: another run is in progress ({message}); "
+                        "try again later or raise --lock-timeout")
+        for fragment, hint in HINTS.items():
+            if fragment in message:
+                return DatabaseUnusable(f"{context}: {message}; {hint}")
+        return exc
 
 
 def _check_path(path: Path) -> None:

@@ -6,9 +6,9 @@
 -- lineage_id is numbered from the record's position, two ids per record
 -- (staged, then outcome), so a record's entries sit together without a sort.
 insert into lineage (lineage_id, run_id, step, event_id, source, line_no, event_ts, detail)
-select last.id + 2 * record_no - 1, :run_id, 'staged', event_id, source, line_no, event_ts, cast(null as text)
-  from run_batch, (select coalesce(max(lineage_id), 0) as id from lineage) as last
+select previous.id + 2 * record_no - 1, :run_id, 'staged', event_id, source, line_no, event_ts, cast(null as text)
+  from run_batch, (select coalesce(max(lineage_id), 0) as id from lineage) as previous
  where outcome <> 'rejected'
 union all
-select last.id + 2 * record_no, :run_id, outcome, event_id, source, line_no, event_ts, detail
-  from run_batch, (select coalesce(max(lineage_id), 0) as id from lineage) as last;
+select previous.id + 2 * record_no, :run_id, outcome, event_id, source, line_no, event_ts, detail
+  from run_batch, (select coalesce(max(lineage_id), 0) as id from lineage) as previous;

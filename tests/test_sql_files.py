@@ -22,14 +22,35 @@ def test_split_keeps_the_line_each_statement_starts_on(tmp_path):
 def test_stages_run_in_number_order_not_name_order(tmp_path):
     for name in ("10_c.sql", "2_b.sql", "01_a.sql"):
         (tmp_path / name).write_text("select 1;")
-    assert [p.name for p in discover_stages(tmp_path)] == ["01_a.sql", "2_b.sql", "10_c.sql"]
+    assert [p.name for p in discover_stages(tmp_path, "sqlite")] == ["01_a.sql", "2_b.sql", "10_c.sql"]
 
 
 def test_a_duplicate_stage_number_names_both_files(tmp_path):
     (tmp_path / "03_a.sql").write_text("select 1;")
     (tmp_path / "03_b.sql").write_text("select 1;")
     with pytest.raises(Refused, match=r"03_a\.sql and .*03_b\.sql share the stage number 3"):
-        discover_stages(tmp_path)
+        discover_stages(tmp_path, "sqlite")
+
+
+def test_an_engine_file_overrides_its_stage_on_that_engine_only(tmp_path):
+    for name in ("01_a.sql", "02_time.sql", "02_time.postgresql.sql"):
+        (tmp_path / name).write_text("select 1;")
+    assert [p.name for p in discover_stages(tmp_path, "sqlite")] == ["01_a.sql", "02_time.sql"]
+    assert [p.name for p in discover_stages(tmp_path, "postgresql")] == ["01_a.sql", "02_time.postgresql.sql"]
+
+
+def test_an_override_without_its_stage_is_refused(tmp_path):
+    (tmp_path / "01_a.sql").write_text("select 1;")
+    (tmp_path / "02_time.postgresql.sql").write_text("select 1;")
+    with pytest.raises(Refused, match=r"overrides 02_time\.sql, which does not exist"):
+        discover_stages(tmp_path, "postgresql")
+
+
+def test_placeholders_become_pyformat_for_psycopg_but_strings_and_casts_stay(tmp_path):
+    f = tmp_path / "01_x.sql"
+    f.write_text("select :now::timestamp, ':now', x like '5%' from t where id = :run_id;")
+    assert split_file(f)[0].pyformat_text == (
+        "select %(now)s::timestamp, ':now', x like '5%%' from t where id = %(run_id)s;")
 
 
 def test_an_unknown_parameter_is_refused_before_running(tmp_path):

@@ -1,0 +1,17 @@
+"""Which database a --db names: a postgresql:// URL, or else a SQLite file."""
+
+from __future__ import annotations
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def engine_name(target: str) -> str:
+    return "postgresql" if target.startswith(POSTGRES_SCHEMES) else "sqlite"
+
+
+def open_database(target: str, lock_timeout: float):
+    if engine_name(target) == "postgresql":
+        from .postgres_db import PostgresEngine
+        return PostgresEngine(target, lock_timeout)
+    from .sqlite_db import SQLiteEngine
+    return SQLiteEngine(target, lock_timeout)

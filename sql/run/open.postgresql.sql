@@ -1,0 +1,14 @@
+-- PostgreSQL's version of run/open.sql: a run whose server session is gone
+-- (the runner was killed, the connection dropped) was rolled back by the
+-- server; only its 'running' label is wrong. :pid is the session's backend pid.
+update run_log
+   set status = 'interrupted',
+       finished_at = :now,
+       error = 'the runner stopped before finishing (killed or crashed); nothing it did was kept'
+ where status = 'running'
+   and not exists (select 1 from pg_stat_activity where pg_stat_activity.pid = run_log.pid);
+
+insert into run_log (run_id, status, started_at, source, host, pid)
+select coalesce(max(run_id), 0) + 1, 'running', :now, :source, :host, :pid
+  from run_log
+returning run_id;
