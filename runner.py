@@ -33,7 +33,8 @@ EXIT_CODES = """exit codes:
      the run (e.g. a corrupted watermark); nothing was changed
   3  the database cannot be used (not SQLite, read-only, missing directory, disk full)
   4  another run held the database longer than --lock-timeout
-  130 interrupted (Ctrl-C): rolled back and logged as failed"""
+  5  the run was committed, but --output could not be written
+  130 interrupted (Ctrl-C), 143 terminated (SIGTERM): rolled back, logged as failed"""
 
 
 def parse_args(argv):
@@ -58,6 +59,12 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if not args.inputs and not args.repair_watermark:
         parser.error("give an input file (e.g. data/sample_input.txt) or --repair-watermark")
+    if args.inputs and args.repair_watermark:
+        parser.error("--repair-watermark takes no input files: it only repairs, then exits")
+    if not 0 <= args.lock_timeout <= 86400:
+        parser.error("--lock-timeout is a number of seconds between 0 and 86400")
+    if args.output and not Path(args.output).resolve().parent.is_dir():
+        parser.error(f"--output {args.output}: the directory does not exist")
     return args
 
 
@@ -66,11 +73,13 @@ def run_clock(pinned: str | None) -> str:
         return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     try:
         moment = datetime.fromisoformat(pinned.replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise Refused(f"--now {pinned!r} is not a timestamp like 2025-01-16T00:00:00") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if not 1000 <= moment.year <= 9998:
+        raise Refused(f"--now {pinned!r}: the year must be between 1000 and 9998")
+    return moment.isoformat(timespec="seconds")
 
 
 def main(argv=None) -> int:
@@ -78,6 +87,7 @@ def main(argv=None) -> int:
     say = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
     # SIGTERM becomes an orderly rollback that is logged, like Ctrl-C.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    committed = False
     try:
         plan = Plan.read(Path(args.sql_dir), engine_name(args.db))
         now = run_clock(args.now)
@@ -91,28 +101,38 @@ def main(argv=None) -> int:
         db = open_database(args.db, args.lock_timeout)
         run = Run(db, plan, now)
         run.load(inputs)
+        committed = True
         summary = run.query("summary")[0]
         summary["timings"] = run.timings
         by_step = {row["step"]: row["entries"] for row in run.query("lineage_by_step")}
         if args.report:
             summary["lineage_by_step"] = by_step
             say(report.lineage_table(summary["run_id"], by_step))
+        say(report.summary_line(summary))
+        print(json.dumps(summary, indent=2), flush=True)
         if args.output:
             report.write_results(args.output, summary, by_step, run.query("history"))
-        say(report.summary_line(summary))
-        print(json.dumps(summary, indent=2))
         return 0
     except LoaderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # whoever read stdout stopped reading (e.g. "| head"): the run itself is done
+        sys.stdout = open(os.devnull, "w")
+        return 0 if committed else 1
+    except SystemExit as exc:
+        if exc.code == 143:
+            print("stopped by SIGTERM: the run was rolled back", file=sys.stderr)
+        raise
     except KeyboardInterrupt:
         print("interrupted: the run was rolled back", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug, not a user error: say so briefly; LOADER_DEBUG=1 shows where
         if os.environ.get("LOADER_DEBUG"):
             raise
-        print(f"internal error: {type(exc).__name__}: {exc} (rerun with LOADER_DEBUG=1 for details; "
-              "the load transaction was rolled back)", file=sys.stderr)
+        state = "the run was committed" if committed else "the load transaction was rolled back"
+        print(f"internal error: {type(exc).__name__}: {exc} ({state}; rerun with LOADER_DEBUG=1 "
+              "for details)", file=sys.stderr)
         return 1
 
 

@@ -91,8 +91,8 @@ def _next_record(reader, feed: _LineFeed) -> Record | None:
         except csv.Error as exc:
             fields, problem = None, f"cannot be parsed as CSV: {exc}"
         raw = "".join(feed.taken).rstrip("\r\n")
-        if fields == []:
-            continue  # a blank line is not a record
+        if not raw.strip():
+            continue  # a blank (or whitespace-only) line is not a record
         if feed.bad_bytes:
             problem = "is not valid UTF-8 (undecodable bytes shown as \\x..)"
         elif "\x00" in raw:
@@ -100,7 +100,13 @@ def _next_record(reader, feed: _LineFeed) -> Record | None:
         return Record(start, raw, problem, fields)
 
 
+# SQLite allows 2,000 columns and PostgreSQL 1,600; landing adds its own five.
+MAX_COLUMNS = 1500
+
+
 def _check_header(header: list[str], source: str) -> None:
+    if len(header) > MAX_COLUMNS:
+        raise Refused(f"{source}: the header has {len(header)} columns; at most {MAX_COLUMNS} are supported")
     if any(not name for name in header):
         raise Refused(f"{source}: the header row has an empty column name: {header}")
     seen = set()

@@ -29,3 +29,9 @@ class Busy(LoaderError):
     """Another run held the database for longer than --lock-timeout."""
 
     exit_code = 4
+
+
+class OutputFailed(LoaderError):
+    """The run was committed, but the --output file could not be written."""
+
+    exit_code = 5

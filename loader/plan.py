@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .sql_files import Statement, check_params, discover_stages, for_engine, split_file
+from .errors import Refused
+from .sql_files import STAGE_NAME, Statement, check_params, discover_stages, for_engine, split_file
 
 # The named parameters bound to every statement.
 STAGE_PARAMS = {"run_id", "now", "source", "watermark"}
@@ -31,4 +32,6 @@ class Plan:
             check_params(statements, STAGE_PARAMS)
         for statements in hooks.values():
             check_params(statements, HOOK_PARAMS)
+        if not STAGE_NAME.match(files[0].name).group(1).lstrip("0") == "1":
+            raise Refused(f"{sql_dir} has no stage 01: the schema stage, which creates the tables")
         return cls(schema=stages[0][1], stages=stages[1:], hooks=hooks)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 
-from .errors import Refused
+from .errors import OutputFailed
 
 
 def summary_line(s: dict) -> str:
@@ -31,9 +33,13 @@ def repair_line(result: dict) -> str:
 
 
 def write_results(path: str, summary: dict, by_step: dict, runs: list) -> None:
+    # written beside the target and renamed: a reader never sees half a file
     try:
-        with open(path, "w", encoding="utf-8") as f:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump({"summary": summary, "lineage_by_step": by_step, "runs": runs}, f, indent=2)
             f.write("\n")
+        os.replace(tmp, path)
     except OSError as exc:
-        raise Refused(f"cannot write --output {path}: {exc.strerror}") from None
+        raise OutputFailed(f"run {summary['run_id']} succeeded and was committed, but --output {path} "
+                           f"could not be written: {exc.strerror}") from None

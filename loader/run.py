@@ -28,6 +28,12 @@ class Inputs:
     @classmethod
     def open(cls, paths: list[str]) -> "Inputs":
         files = []
+        # a file is known by its absolute path, however it was spelled, so a
+        # rerun from another directory recognises its dead letters
+        paths = [str(Path(p).resolve()) for p in paths]
+        twice = {p for p in paths if paths.count(p) > 1}
+        if twice:
+            raise Refused(f"the same input is given more than once: {', '.join(sorted(twice))}")
         for path in paths:
             try:
                 handle = open(path, "rb")

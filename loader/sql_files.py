@@ -49,6 +49,9 @@ def discover_stages(sql_dir: Path, engine: str) -> list[Path]:
         if not match:
             raise Refused(f"{path}: stage files are named NN_what_it_does.sql (e.g. 05_route_rejects.sql)")
         number = int(match.group(1))
+        if number == 0:
+            raise Refused(f"{path}: stage numbers start at 01, the schema stage, which runs first "
+                          "(in the opening transaction); renumber this file after it")
         if number in by_number:
             raise Refused(f"{by_number[number]} and {path} share the stage number {number}: "
                           "renumber one of them")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 from .errors import Busy, DatabaseUnusable
@@ -22,6 +23,7 @@ HINTS = {
     "disk is full": "the disk (or the database's size limit) is full: nothing was kept",
     "disk I/O": "the disk reported an error: nothing was kept",
     "out of memory": "SQLite ran out of memory: nothing was kept",
+    "malformed": "the database file is damaged: restore it from a backup",
 }
 
 
@@ -34,9 +36,12 @@ class SQLiteEngine:
             # the stages use UPDATE ... FROM, RETURNING and aggregate FILTER
             raise DatabaseUnusable(f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer is needed")
         self.display = path
-        _check_path(Path(path))
+        self.lock_timeout = lock_timeout
+        _check_path(path)
         try:
-            self.conn = sqlite3.connect(path, isolation_level=None, timeout=lock_timeout)
+            # a short busy timeout; begin() retries up to lock_timeout in Python,
+            # so Ctrl-C and SIGTERM are handled while waiting for another run
+            self.conn = sqlite3.connect(path, isolation_level=None, timeout=0.2)
             # WAL lets people read the database (sqlite3 shell) while a load runs.
             self.conn.execute("pragma journal_mode = wal")
         except sqlite3.Error as exc:
@@ -48,7 +53,14 @@ class SQLiteEngine:
     def begin(self) -> None:
         # IMMEDIATE takes the write lock now, waiting up to the lock timeout,
         # so two runs never interleave and neither deadlocks halfway through.
-        self.cursor.execute("begin immediate")
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                self.cursor.execute("begin immediate")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
 
     @staticmethod
     def text(statement) -> str:
@@ -71,11 +83,14 @@ class SQLiteEngine:
         return exc
 
 
-def _check_path(path: Path) -> None:
+def _check_path(name: str) -> None:
+    path = Path(name)
+    if name.endswith(("/", os.sep)) or path.is_dir():
+        raise DatabaseUnusable(f"cannot open {name}: it is a directory; --db names a file")
+    if path.exists() and not path.is_file():
+        raise DatabaseUnusable(f"cannot open {name}: it is not a regular file")
     if not path.parent.is_dir():
         raise DatabaseUnusable(f"cannot open {path}: the directory {path.parent} does not exist")
-    if path.is_dir():
-        raise DatabaseUnusable(f"cannot open {path}: it is a directory")
     if path.exists() and path.stat().st_size > 0:
         try:
             with open(path, "rb") as f:

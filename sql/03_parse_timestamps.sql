@@ -8,10 +8,12 @@
 -- Stored: UTC 'YYYY-MM-DDTHH:MM:SS'; offsets are converted, a naive time is UTC,
 -- fractions of a second are dropped.
 --
--- SQLite's date functions need three guards: they accept 'now', bare times and
--- day numbers (hence the dashes check), they print 30 February as given (hence
--- the round trip through '+0 seconds', which moves an impossible date to
--- another day), and they accept year 0, which PostgreSQL has not.
+-- SQLite's date functions are lenient: they accept 'now', bare times and day
+-- numbers, and 30 February or 24:00 (printed as given by some versions,
+-- moved to another day by others). So the local date and minute, rewritten by
+-- SQLite after a '+0 seconds' round trip, must equal the text as written:
+-- that holds only for a real calendar time, on every SQLite version. Year 0
+-- is refused too: PostgreSQL has no year 0.
 
 drop table if exists run_context;
 create temp table run_context (
@@ -26,18 +28,20 @@ insert into run_context (run_at, future_limit, watermark, watermark_utc)
 select :now,
        strftime('%Y-%m-%dT%H:%M:%S', :now, '+5 minutes'),
        :watermark,
-       case when substr(:watermark, 5, 1) = '-' and substr(:watermark, 8, 1) = '-'
-             and substr(:watermark, 1, 4) <> '0000'
-             and datetime(substr(:watermark, 1, 16), '+0 seconds') = datetime(substr(:watermark, 1, 16))
+       case when substr(:watermark, 1, 4) <> '0000'
+             and strftime(case when length(:watermark) >= 16 then '%Y-%m-%dT%H:%M' else '%Y-%m-%d' end,
+                          substr(:watermark, 1, 16), '+0 seconds')
+                 = replace(substr(:watermark, 1, 16), ' ', 'T')
             then strftime('%Y-%m-%dT%H:%M:%S', :watermark)
        end;
 
 drop view if exists landing_typed;
 create temp view landing_typed as
 select landing.*,
-       case when substr(ts, 5, 1) = '-' and substr(ts, 8, 1) = '-'
-             and substr(ts, 1, 4) <> '0000'
-             and datetime(substr(ts, 1, 16), '+0 seconds') = datetime(substr(ts, 1, 16))
+       case when substr(ts, 1, 4) <> '0000'
+             and strftime(case when length(ts) >= 16 then '%Y-%m-%dT%H:%M' else '%Y-%m-%d' end,
+                          substr(ts, 1, 16), '+0 seconds')
+                 = replace(substr(ts, 1, 16), ' ', 'T')
             then strftime('%Y-%m-%dT%H:%M:%S', ts)
        end as event_ts_utc
   from (select landing.*, trim(event_ts) as ts from landing) as landing;

@@ -58,6 +58,9 @@ select record_no, source, line_no, raw, event_id, event_ts, user_id,
                                        then 'event_ts is in the future: ' || event_ts_text
            when amount_text is null    then 'amount is missing'
            when not amount_is_number   then 'amount is not a number: ' || amount_text
+           -- SQLite keeps numbers as 64-bit floats: more digits would be silently rounded
+           when length(replace(amount_unsigned, '.', '')) > 15
+                                       then 'amount has more than 15 digits: ' || amount_text
        end
   from checked;
 

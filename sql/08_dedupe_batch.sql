@@ -3,9 +3,13 @@
 -- Reads and writes: run_batch.
 update run_batch
    set outcome = 'superseded',
-       detail = 'a newer record for this key is on line '
-                || (select winner.line_no from run_batch winner
-                     where winner.record_no = ranked.winner_record_no)
+       detail = (select 'the record for this key on line ' || winner.line_no
+                        || case when winner.source <> run_batch.source then ' of ' || winner.source else '' end
+                        || ' wins (' || case when winner.event_ts = run_batch.event_ts
+                                             then 'same event_ts, later in the input' else 'newer event_ts' end
+                        || ')'
+                   from run_batch as winner
+                  where winner.record_no = ranked.winner_record_no)
   from (select record_no,
                row_number() over newest_first as position,
                first_value(record_no) over newest_first as winner_record_no

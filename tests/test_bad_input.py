@@ -158,3 +158,29 @@ def test_an_unreadable_input_file_is_refused(loader):
     path.chmod(0)
     result = loader.run(path, obey_file_modes=True)
     assert result.code == 2 and "cannot read input" in result.stderr
+
+
+def test_whitespace_only_lines_are_blank_lines(loader):
+    data = HEADER + "k1,2025-01-01T00:00:00,u,1\n   \n\t\nk2,2025-01-01T00:00:00,u,2\n"
+    summary = accepted(loader, write(loader, "ws.csv", data.encode()))
+    assert (summary["input_records"], summary["loaded"]) == (2, 2)
+    assert loader.rows("select event_id, line_no from events order by 1") == [("k1", 2), ("k2", 5)]
+
+
+def test_a_header_with_too_many_columns_is_refused(loader):
+    header = ",".join(["event_id", "event_ts", "user_id", "amount"] + [f"c{i}" for i in range(2000)])
+    refused(loader, write(loader, "wide.csv", (header + "\n").encode()), "at most 1500 are supported")
+
+
+def test_the_same_file_twice_is_refused(loader):
+    path = loader.batch("k,2025-01-01T00:00:00,u,1")
+    result = loader.run(path, loader.tmp / "." / path.name)
+    assert result.code == 2 and "given more than once" in result.stderr
+
+
+def test_a_file_is_known_by_its_absolute_path_however_it_is_spelled(loader):
+    path = loader.batch("bad,not-a-time,u,1")
+    assert loader.run(path).code == 0
+    again = loader.run(f"./{path.name}")  # the tests run in loader.tmp
+    assert (again.summary["dead_letters"], again.summary["dead_letters_repeated"]) == (0, 1)
+    assert loader.rows("select source from dead_letter") == [(str(path),)]

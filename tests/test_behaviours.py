@@ -95,7 +95,8 @@ def test_within_a_batch_the_newest_wins_and_ties_go_to_the_later_line(loader):
     assert loader.events() == {"k1": ("2025-01-10T12:00:00", "newest", 1),
                                "k2": ("2025-01-10T09:00:00", "second", 4)}
     assert loader.rows("select line_no, detail from lineage where step = 'superseded' order by line_no") == [
-        (3, "a newer record for this key is on line 2"), (4, "a newer record for this key is on line 5")]
+        (3, "the record for this key on line 2 wins (newer event_ts)"),
+        (4, "the record for this key on line 5 wins (same event_ts, later in the input)")]
 
 
 # 5. All records rejected -----------------------------------------------------------

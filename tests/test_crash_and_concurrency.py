@@ -124,3 +124,20 @@ def test_a_run_that_cannot_get_the_lock_in_time_refuses(loader):
     assert "another run is in progress" in result.stderr
     assert 1 <= waited < 20
     assert snapshot(loader) == before
+
+
+def test_ctrl_c_while_waiting_for_another_run_stops_promptly(loader):
+    assert loader.run(SAMPLE).code == 0
+    holder = sqlite3.connect(loader.db, isolation_level=None)
+    holder.execute("begin immediate")
+    try:
+        runner = start_runner(loader, loader.batch("k,2025-01-20T00:00:00,u,1"))
+        time.sleep(1.5)  # it is waiting for the lock
+        assert runner.poll() is None
+        runner.send_signal(signal.SIGINT)
+        code = runner.wait(timeout=5)
+    finally:
+        holder.execute("rollback")
+        holder.close()
+    assert code == 130
+    assert "rolled back" in runner.stderr.read()

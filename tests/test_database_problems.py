@@ -52,3 +52,22 @@ def test_a_full_disk_rolls_back_and_is_logged(loader):
     assert {t: loader.table(t) for t in before} == before
     status, error = loader.rows("select status, error from run_log where run_id = 2")[0]
     assert status == "failed" and "full" in error
+
+
+def test_a_device_or_directory_is_not_a_database(loader):
+    for target in ("/dev/null", str(loader.tmp) + "/"):
+        loader.db = target
+        result = loader.run(SAMPLE)
+        assert result.code == 3, result.stderr
+        assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+def test_a_damaged_database_is_reported(loader):
+    assert loader.run(SAMPLE).code == 0
+    assert loader.rows("pragma wal_checkpoint(truncate)")
+    data = loader.db.read_bytes()
+    loader.db = loader.tmp / "damaged.db"
+    loader.db.write_bytes(data[:2000])
+    result = loader.run(SAMPLE)
+    assert result.code == 3, result.stderr
+    assert "damaged" in result.stderr or "malformed" in result.stderr

@@ -78,3 +78,10 @@ def test_a_dropped_in_file_becomes_a_stage(loader):
         " where outcome = 'loaded' and amount >= 50;\n")
     assert loader.run(SAMPLE).code == 0
     assert loader.rows("select * from big_amounts") == [(1, "evt-005")]
+
+
+def test_stage_zero_is_refused_because_01_is_the_schema(tmp_path):
+    (tmp_path / "00_pre.sql").write_text("select 1;")
+    (tmp_path / "01_schema.sql").write_text("select 1;")
+    with pytest.raises(Refused, match="stage numbers start at 01"):
+        discover_stages(tmp_path, "sqlite")

@@ -51,6 +51,13 @@ def test_non_numeric_amounts_are_rejected(loader, amount):
     assert loader.rows("select reason from dead_letter") == [(f"amount is not a number: {amount}",)]
 
 
+@pytest.mark.parametrize("amount", ["12345678901234567890123", "0.1234567890123456789", "9" * 400])
+def test_amounts_the_database_would_round_are_rejected(loader, amount):
+    loader.load(f"k,2025-01-01T00:00:00,u,{amount}", "ok,2025-01-01T00:00:00,u,123456789012.345")
+    assert loader.rows("select reason from dead_letter") == [(f"amount has more than 15 digits: {amount}",)]
+    assert loader.rows("select amount from events") == [(123456789012.345,)]
+
+
 def test_a_line_with_the_wrong_number_of_fields_is_rejected_not_fatal(loader):
     summary = loader.load("a,2025-01-01T00:00:00,u,1,extra", "b,2025-01-01T00:00:00", "c,2025-01-01T00:00:00,u,1")
     assert (summary["rejected"], summary["loaded"]) == (2, 1)
