@@ -158,7 +158,7 @@ class Run:
     def _timed(self, step: str):
         started = time.perf_counter()
         yield
-        self.timings[step] = round(time.perf_counter() - started, 3)
+        self.timings[step] = round(time.perf_counter() - started, 4)
 
     def _rollback(self) -> None:
         # rollback fails harmlessly if the error already ended the transaction
