@@ -19,9 +19,10 @@ def quote_identifier(name: str) -> str:
 
 
 def create_landing(db, header: list[str]) -> None:
-    columns = [f"{c} text" for c in OWN_COLUMNS[1:]] + [f"{quote_identifier(n)} text" for n in header]
+    columns = ["_record_no integer primary key", "_source text", "_line_no integer", "_raw text",
+               "_problem text"] + [f"{quote_identifier(n)} text" for n in header]
     db.cursor.execute("drop table if exists landing")
-    db.cursor.execute(f"create temp table landing (_record_no integer primary key, {', '.join(columns)})")
+    db.cursor.execute(f"create temp table landing ({', '.join(columns)})")
     db.cursor.execute("drop table if exists landing_columns")
     db.cursor.execute("create temp table landing_columns (name text not null)")
     db.land("landing_columns", ["name"], ((n,) for n in header))

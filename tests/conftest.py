@@ -8,13 +8,17 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample_input.txt"
+ENGINES = ["sqlite", "postgresql"]
 HEADER = "event_id,event_ts,user_id,amount\n"
 
 
@@ -30,11 +34,13 @@ class Result:
 
 
 class Loader:
-    """One database file in tmp_path, and the runner pointed at it."""
+    """One fresh database (a SQLite file in tmp_path, or a PostgreSQL database), and the runner
+    pointed at it, as a user runs it."""
 
-    def __init__(self, tmp_path: Path):
+    def __init__(self, tmp_path: Path, engine: str = "sqlite", db=None):
         self.tmp = tmp_path
-        self.db = tmp_path / "pipeline.db"
+        self.engine = engine
+        self.db = db if db is not None else tmp_path / "pipeline.db"
         self.sql_dir = ROOT / "sql"
         self._files = 0
 
@@ -94,8 +100,39 @@ class Loader:
             assert {(src, n) for src, lines in lines_by_source.items() for n in lines} == set(steps)
 
     def rows(self, sql: str, *params) -> list[tuple]:
-        with sqlite3.connect(self.db) as conn:
-            return conn.execute(sql, params).fetchall()
+        """Run SQL (with ? placeholders) on the database; numbers come back as int or float."""
+        if self.engine == "sqlite":
+            with sqlite3.connect(self.db) as conn:
+                return conn.execute(sql, params).fetchall()
+        import psycopg
+        with psycopg.connect(self.db, autocommit=True) as conn:
+            cursor = conn.execute(sql.replace("?", "%s"), params)
+            rows = cursor.fetchall() if cursor.description else []
+        return [tuple(float(v) if isinstance(v, Decimal) else v for v in row) for row in rows]
+
+    def has_schema(self) -> bool:
+        """Whether any run has touched the database yet."""
+        if self.engine == "sqlite":
+            return Path(self.db).exists()
+        return bool(self.rows("select 1 from pg_tables where tablename = 'run_log'"))
+
+    @contextmanager
+    def holding_the_run_lock(self):
+        """Another writer holds the database, as a concurrent run would."""
+        if self.engine == "sqlite":
+            holder = sqlite3.connect(self.db, isolation_level=None)
+            holder.execute("begin immediate")
+            try:
+                yield
+            finally:
+                holder.execute("rollback")
+                holder.close()
+        else:
+            import psycopg
+            from loader.postgres_db import RUN_LOCK_KEY
+            with psycopg.connect(self.db, autocommit=True) as holder:
+                holder.execute("select pg_advisory_lock(%s)", (RUN_LOCK_KEY,))
+                yield
 
     def table(self, name: str) -> list[tuple]:
         return self.rows(f"select * from {name} order by 1")
@@ -110,6 +147,41 @@ class Loader:
         return self.sql_dir
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """The throwaway cluster, or a skip with the reason (a failure in CI, where it must run)."""
+    from postgres_server import Cluster, find_bindir
+    bindir = find_bindir()
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        bindir = None
+    if bindir is None:
+        reason = "no PostgreSQL server binaries (initdb) or no psycopg: pip install -r requirements-postgres.txt"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    cluster = Cluster(bindir).start()
+    yield cluster
+    cluster.stop()
+
+
+def make_loader(engine: str, tmp_path: Path, request) -> Loader:
+    if engine == "sqlite":
+        return Loader(tmp_path)
+    cluster = request.getfixturevalue("postgres")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    cluster.execute("postgres", f"create database {name}")
+    return Loader(tmp_path, "postgresql", cluster.url(name))
+
+
+@pytest.fixture(params=ENGINES)
+def loader(request, tmp_path) -> Loader:
+    """A fresh database on each engine: the behaviour suite runs against both."""
+    return make_loader(request.param, tmp_path, request)
+
+
 @pytest.fixture
-def loader(tmp_path) -> Loader:
+def sqlite_loader(tmp_path) -> Loader:
+    """For what only a database file has: bytes, permissions, page limits."""
     return Loader(tmp_path)

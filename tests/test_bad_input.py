@@ -150,7 +150,7 @@ def test_a_header_naming_an_identifier_with_quotes_is_landed_safely(loader):
 def test_a_missing_input_file_is_refused(loader):
     result = loader.run(loader.tmp / "nope.csv")
     assert result.code == 2 and "cannot read input" in result.stderr and "Traceback" not in result.stderr
-    assert not loader.db.exists()
+    assert not loader.has_schema()
 
 
 def test_an_unreadable_input_file_is_refused(loader):

@@ -9,6 +9,12 @@ import pytest
 from conftest import ROOT, SAMPLE
 
 
+@pytest.fixture
+def loader(sqlite_loader):
+    """Argument handling does not depend on the engine."""
+    return sqlite_loader
+
+
 @pytest.mark.parametrize("args, message", [
     ([], "give an input file"),
     (["--repair-watermark", str(SAMPLE)], "--repair-watermark takes no input files"),

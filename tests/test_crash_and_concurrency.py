@@ -30,7 +30,7 @@ def wait_for_status(loader, run_id: int, status: str, timeout: float = 30) -> No
         try:
             if loader.rows("select status from run_log where run_id = ?", run_id) == [(status,)]:
                 return
-        except sqlite3.OperationalError:
+        except Exception:
             pass  # the database is being created
         time.sleep(0.02)
     raise AssertionError(f"run {run_id} never reached {status}")
@@ -56,7 +56,8 @@ def test_sigkill_at_any_moment_leaves_the_database_as_it_was(loader, big_batch, 
     runner.wait()
 
     assert snapshot(loader) == before
-    assert loader.rows("pragma integrity_check") == [("ok",)]
+    if loader.engine == "sqlite":
+        assert loader.rows("pragma integrity_check") == [("ok",)]
     # the next run labels the dead one, and loads normally
     after = loader.run(loader.batch("k,2025-01-20T00:00:00,u,1"))
     assert after.code == 0, after.stderr
@@ -78,7 +79,7 @@ def test_sigterm_rolls_back_and_is_logged_as_failed(loader, big_batch):
 
 
 def serial_state(tmp_path, batches) -> dict:
-    """The events a fresh database holds after running the batches one after the other."""
+    """The events a fresh (SQLite) database holds after running the batches one after the other."""
     from conftest import Loader
     serial = Loader(tmp_path)
     for batch in batches:
@@ -111,15 +112,10 @@ def test_two_runners_at_once_serialise(loader, tmp_path_factory):
 def test_a_run_that_cannot_get_the_lock_in_time_refuses(loader):
     assert loader.run(SAMPLE).code == 0
     before = snapshot(loader)
-    holder = sqlite3.connect(loader.db, isolation_level=None)
-    holder.execute("begin immediate")  # another writer holds the database
-    try:
+    with loader.holding_the_run_lock():
         started = time.monotonic()
         result = loader.run(loader.batch("k,2025-01-20T00:00:00,u,1"), "--lock-timeout", "1")
         waited = time.monotonic() - started
-    finally:
-        holder.execute("rollback")
-        holder.close()
     assert result.code == 4
     assert "another run is in progress" in result.stderr
     assert 1 <= waited < 20
@@ -128,16 +124,11 @@ def test_a_run_that_cannot_get_the_lock_in_time_refuses(loader):
 
 def test_ctrl_c_while_waiting_for_another_run_stops_promptly(loader):
     assert loader.run(SAMPLE).code == 0
-    holder = sqlite3.connect(loader.db, isolation_level=None)
-    holder.execute("begin immediate")
-    try:
+    with loader.holding_the_run_lock():
         runner = start_runner(loader, loader.batch("k,2025-01-20T00:00:00,u,1"))
         time.sleep(1.5)  # it is waiting for the lock
         assert runner.poll() is None
         runner.send_signal(signal.SIGINT)
         code = runner.wait(timeout=5)
-    finally:
-        holder.execute("rollback")
-        holder.close()
     assert code == 130
     assert "rolled back" in runner.stderr.read()

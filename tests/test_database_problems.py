@@ -2,7 +2,15 @@
 
 import hashlib
 
+import pytest
+
 from conftest import SAMPLE
+
+
+@pytest.fixture
+def loader(sqlite_loader):
+    """These are problems of a database file: SQLite only."""
+    return sqlite_loader
 
 
 def digest(path) -> str:

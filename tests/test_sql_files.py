@@ -9,6 +9,12 @@ from loader.errors import Refused
 from loader.sql_files import check_params, discover_stages, split_file
 
 
+@pytest.fixture
+def loader(sqlite_loader):
+    """Stage-file handling does not depend on the engine."""
+    return sqlite_loader
+
+
 def test_split_keeps_the_line_each_statement_starts_on(tmp_path):
     f = tmp_path / "01_x.sql"
     f.write_text("-- about this file\n\nselect 1;\n\n-- why\ninsert into t\nvalues (:a, ':not_a_param', x::int);\n;\n")

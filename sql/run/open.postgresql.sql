@@ -1,12 +1,19 @@
 -- PostgreSQL's version of run/open.sql: a run whose server session is gone
 -- (the runner was killed, the connection dropped) was rolled back by the
 -- server; only its 'running' label is wrong. :pid is the session's backend pid.
+--
+-- This runs holding the run lock, so no other live run can be inside its load.
+-- A live run is therefore either waiting for the lock or idle between its two
+-- transactions. A session in any other state is a killed runner's backend that
+-- the server is still tearing down (it may linger a moment after its rollback).
 update run_log
    set status = 'interrupted',
        finished_at = :now,
        error = 'the runner stopped before finishing (killed or crashed); nothing it did was kept'
  where status = 'running'
-   and not exists (select 1 from pg_stat_activity where pg_stat_activity.pid = run_log.pid);
+   and not exists (select 1 from pg_stat_activity as session
+                    where session.pid = run_log.pid
+                      and (session.state = 'idle' or session.wait_event_type = 'Lock'));
 
 insert into run_log (run_id, status, started_at, source, host, pid)
 select coalesce(max(run_id), 0) + 1, 'running', :now, :source, :host, :pid
