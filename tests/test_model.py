@@ -15,7 +15,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import Loader
+import pytest
+
+from conftest import ENGINES, make_loader
 
 BASE = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
@@ -71,12 +73,14 @@ class Model:
         return counts
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(batches)
-def test_the_loader_matches_the_model(runs):
+@pytest.mark.parametrize("engine", ENGINES)
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(runs=batches)
+def test_the_loader_matches_the_model(engine, request, runs):
     model = Model()
     with tempfile.TemporaryDirectory() as tmp:
-        loader = Loader(Path(tmp))
+        loader = make_loader(engine, Path(tmp), request)  # a fresh database for every example
         for batch in runs:
             lines = [f'{r["key"]},{r["text"]},{r["user"]},{r["amount"]}' for r in batch]
             summary = loader.load(*lines, now="2025-03-01T00:00:00")   # also checks the accounting
