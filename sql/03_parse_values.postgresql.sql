@@ -1,8 +1,9 @@
--- How this engine reads time: PostgreSQL's version of 03_parse_timestamps.sql.
+-- How this engine reads time and numbers: PostgreSQL's version of 03_parse_values.sql.
 -- Same contract, same accepted formats; keep the two in step.
 -- Reads: landing, :now, :watermark.
 -- Writes: run_context (the run's clock limits and the watermark, read as UTC),
---         landing_typed (a view: landing plus event_ts_utc, NULL when not a real time).
+--         landing_typed (a view: landing plus event_ts_utc, NULL when not a real
+--         time, and amount_is_number).
 --
 -- A cast of a bad timestamp raises an error in PostgreSQL instead of giving
 -- NULL, so the shape is checked with a regular expression first and an
@@ -41,5 +42,8 @@ select cast(:now as text),
 
 drop view if exists landing_typed;
 create temp view landing_typed as
-select landing.*, pg_temp.utc_text(trim(event_ts)) as event_ts_utc
+select landing.*, pg_temp.utc_text(trim(event_ts)) as event_ts_utc,
+       -- digits, then optionally '.' and digits, after an optional sign:
+       -- 12, -3.5, .5, 7. (no exponents, no thousands separators)
+       coalesce(trim(amount) ~ '^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$', false) as amount_is_number
   from landing;

@@ -1,8 +1,9 @@
--- How this engine reads time: the one stage written in SQLite's own dialect
--- (03_parse_timestamps.postgresql.sql is PostgreSQL's; keep the two in step).
+-- How this engine reads time and numbers: the one stage written in SQLite's own
+-- dialect (03_parse_values.postgresql.sql is PostgreSQL's; keep the two in step).
 -- Reads: landing, :now, :watermark.
 -- Writes: run_context (the run's clock limits and the watermark, read as UTC),
---         landing_typed (a view: landing plus event_ts_utc, NULL when not a real time).
+--         landing_typed (a view: landing plus event_ts_utc, NULL when not a real
+--         time, and amount_is_number).
 --
 -- Accepted: YYYY-MM-DD, optionally [T ]HH:MM[:SS[.fff]], optionally Z or +HH:MM/-HH:MM.
 -- Stored: UTC 'YYYY-MM-DDTHH:MM:SS'; offsets are converted, a naive time is UTC,
@@ -38,10 +39,20 @@ select :now,
 drop view if exists landing_typed;
 create temp view landing_typed as
 select landing.*,
-       case when substr(ts, 1, 4) <> '0000'
-             and strftime(case when length(ts) >= 16 then '%Y-%m-%dT%H:%M' else '%Y-%m-%d' end,
+       case when substr(ts, 1, 4) = '0000' then null
+            -- the common, already normalised form: one call checks and converts
+            when length(ts) = 19 and substr(ts, 11, 1) = 'T'
+                then case when strftime('%Y-%m-%dT%H:%M:%S', ts, '+0 seconds') = ts then ts end
+            when strftime(case when length(ts) >= 16 then '%Y-%m-%dT%H:%M' else '%Y-%m-%d' end,
                           substr(ts, 1, 16), '+0 seconds')
                  = replace(substr(ts, 1, 16), ' ', 'T')
-            then strftime('%Y-%m-%dT%H:%M:%S', ts)
-       end as event_ts_utc
-  from (select landing.*, trim(event_ts) as ts from landing) as landing;
+                then strftime('%Y-%m-%dT%H:%M:%S', ts)
+       end as event_ts_utc,
+       -- digits, then optionally '.' and digits, after an optional sign:
+       -- 12, -3.5, .5, 7. (no exponents, no thousands separators)
+       (number <> '' and number not glob '*[^0-9.]*' and number glob '*[0-9]*'
+        and number not glob '*.*.*') as amount_is_number
+  from (select landing.*, trim(event_ts) as ts,
+               case when substr(trim(amount), 1, 1) in ('+', '-') then substr(trim(amount), 2)
+                    else trim(amount) end as number
+          from landing) as landing;

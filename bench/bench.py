@@ -1,0 +1,168 @@
+"""The pipeline against the raw-insert limit measured in the same run, alternately.
+
+    python bench/bench.py                        # 1M records, 3 rounds, SQLite
+    python bench/bench.py --records 100000 --rounds 5
+    python bench/bench.py --postgres URL         # also PostgreSQL, against COPY into a bare table
+    python bench/bench.py --peers                # also sqlite-utils and dlt (requirements-bench.txt)
+
+The limit: Python's csv.reader feeding executemany into one bare four-column
+table, one transaction, fresh file. Every measurement runs in its own process;
+peak memory is that process's maximum resident set size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from generate_batch import write_batch  # noqa: E402
+
+NOW = "2025-03-01T00:00:00"
+
+RAW_SQLITE = """
+import csv, sqlite3, sys
+conn = sqlite3.connect(sys.argv[2], isolation_level=None)
+conn.execute("create table raw (event_id text, event_ts text, user_id text, amount text)")
+conn.execute("begin")
+with open(sys.argv[1], newline="", encoding="utf-8") as f:
+    rows = csv.reader(f)
+    next(rows)
+    conn.executemany("insert into raw values (?, ?, ?, ?)", rows)
+conn.execute("commit")
+"""
+
+RAW_POSTGRES = """
+import psycopg, sys
+with psycopg.connect(sys.argv[2]) as conn:
+    conn.execute("drop table if exists raw")
+    conn.execute("create table raw (event_id text, event_ts text, user_id text, amount text)")
+    with open(sys.argv[1], "rb") as f, conn.cursor().copy("copy raw from stdin (format csv, header true)") as copy:
+        while chunk := f.read(1 << 20):
+            copy.write(chunk)
+"""
+
+
+def run(cmd: list[str]) -> tuple[float, float, str]:
+    """(seconds, peak MiB, stdout) of one process, measured with wait4."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"{' '.join(map(str, cmd))} failed:\n{err.decode()}")
+    return seconds, usage.ru_maxrss / 1024, out.decode()
+
+
+def fresh(tmp: Path, name: str) -> Path:
+    path = tmp / name
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    return path
+
+
+def runner(batch: Path, db: str) -> list[str]:
+    return [sys.executable, str(ROOT / "runner.py"), str(batch), "--db", db, "--now", NOW, "-q"]
+
+
+def median_of(samples: list[tuple]) -> tuple[float, float]:
+    return statistics.median(s[0] for s in samples), max(s[1] for s in samples)
+
+
+def bench_sqlite(batch: Path, tmp: Path, rounds: int, records: int, peers: bool) -> dict:
+    limit, fresh_runs, reruns, timings = [], [], [], []
+    peer_runs: dict[str, list] = {"sqlite-utils upsert": [], "dlt merge (duckdb)": []}
+    for _ in range(rounds):
+        limit.append(run([sys.executable, "-c", RAW_SQLITE, str(batch), str(fresh(tmp, "raw.db"))]))
+        db = str(fresh(tmp, "pipeline.db"))
+        first = run(runner(batch, db))
+        fresh_runs.append(first)
+        timings.append(json.loads(first[2])["timings"])
+        reruns.append(run(runner(batch, db)))
+        if peers:
+            peer_runs["sqlite-utils upsert"].append(run(
+                ["sqlite-utils", "upsert", str(fresh(tmp, "su.db")), "events", str(batch), "--csv",
+                 "--pk", "event_id"]))
+            shutil.rmtree(tmp / "dlt", ignore_errors=True)
+            peer_runs["dlt merge (duckdb)"].append(run([sys.executable, str(HERE / "dlt_peer.py"), str(batch),
+                                                        str(tmp / "dlt")]))
+    limit_s, limit_mem = median_of(limit)
+    result = {"records": records, "limit_s": limit_s, "limit_peak_mib": limit_mem, "rows": {}}
+    for name, samples in [("pipeline, fresh database", fresh_runs), ("pipeline, rerun (all skipped)", reruns),
+                          *([(k, v) for k, v in peer_runs.items()] if peers else [])]:
+        seconds, mem = median_of(samples)
+        result["rows"][name] = {"median_s": seconds, "rows_per_s": records / seconds,
+                                "ratio": seconds / limit_s, "peak_mib": mem}
+    result["stage_median_s"] = {k: statistics.median(t[k] for t in timings) for k in timings[0]}
+    return result
+
+
+def bench_postgres(batch: Path, url: str, rounds: int, records: int) -> dict:
+    import psycopg
+    limit, fresh_runs, reruns = [], [], []
+    for _ in range(rounds):
+        limit.append(run([sys.executable, "-c", RAW_POSTGRES, str(batch), url]))
+        with psycopg.connect(url, autocommit=True) as conn:
+            for table in ("events", "dead_letter", "lineage", "watermark", "run_log", "raw"):
+                conn.execute(f"drop table if exists {table} cascade")
+        fresh_runs.append(run(runner(batch, url)))
+        reruns.append(run(runner(batch, url)))
+    limit_s, limit_mem = median_of(limit)
+    result = {"records": records, "limit_s": limit_s, "rows": {}}
+    for name, samples in [("pipeline, fresh database", fresh_runs), ("pipeline, rerun (all skipped)", reruns)]:
+        seconds, mem = median_of(samples)
+        result["rows"][name] = {"median_s": seconds, "rows_per_s": records / seconds,
+                                "ratio": seconds / limit_s, "peak_mib": mem}
+    return result
+
+
+def table(title: str, result: dict) -> str:
+    lines = [f"{title}: {result['records']:,} records; limit {result['limit_s']:.2f} s",
+             f"{'':32} {'median s':>9} {'rows/s':>10} {'x limit':>8} {'peak MiB':>9}"]
+    for name, r in result["rows"].items():
+        lines.append(f"{name:32} {r['median_s']:9.2f} {r['rows_per_s']:10,.0f} {r['ratio']:8.2f} {r['peak_mib']:9.1f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--postgres", metavar="URL", help="also measure PostgreSQL at this URL (its tables are dropped)")
+    parser.add_argument("--peers", action="store_true", help="also measure sqlite-utils and dlt")
+    parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="loader-bench-"))
+    batch = tmp / f"batch-{args.records}-{args.seed}.csv"
+    write_batch(batch, args.records, seed=args.seed)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"SQLite {sqlite3.sqlite_version}", file=sys.stderr)
+    results = {"sqlite": bench_sqlite(batch, tmp, args.rounds, args.records, args.peers)}
+    print(table("SQLite", results["sqlite"]))
+    print("stage medians (s): " + ", ".join(f"{k} {v:.2f}" for k, v in results["sqlite"]["stage_median_s"].items()))
+    if args.postgres:
+        results["postgresql"] = bench_postgres(batch, args.postgres, args.rounds, args.records)
+        print(table("PostgreSQL", results["postgresql"]))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
