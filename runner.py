@@ -1,125 +1,117 @@
-"""Load a batch of keyed, timestamped records into a database, safely.
+"""Load batches of keyed, timestamped records into a database, safely.
 
     python runner.py data/sample_input.txt
     python runner.py batch.csv --db other.db --output results.json --report
     python runner.py --repair-watermark --db other.db
 
-The rules live in sql/NN_*.sql; this file only parses arguments, runs the
-stages (loader/run.py) and reports. Exit codes: see README.md or --help.
+The rules live in sql/NN_*.sql; this file only parses arguments, hands them to
+loader/commands.py and turns what happened into an exit code (README.md).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import re
 import signal
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
-from loader import report
-from loader.errors import LoaderError, Refused
-from loader.plan import Plan
-from loader.run import Inputs, Run
-from loader.engines import engine_name, open_database
+from loader import commands
+from loader.errors import LoaderError
 
 HERE = Path(__file__).resolve().parent
 
 EXIT_CODES = """exit codes:
-  0  the run succeeded (some records may have been rejected: see the summary)
+  0  the command succeeded (a run may have rejected records: see the summary)
   1  a SQL stage failed: the run was rolled back and logged as failed
   2  refused: bad arguments, unreadable input or SQL files, or a stage refused
-     the run (e.g. a corrupted watermark); nothing was changed
-  3  the database cannot be used (not SQLite, read-only, missing directory, disk full)
+     the run (e.g. a corrupted watermark); no data was changed
+  3  the database cannot be used (not SQLite, damaged, read-only, missing directory, disk full)
   4  another run held the database longer than --lock-timeout
   5  the run was committed, but --output could not be written
   130 interrupted (Ctrl-C), 143 terminated (SIGTERM): rolled back, logged as failed"""
 
+COMMANDS = ("repair_watermark", "replay_dead_letters", "trace", "runs")
+
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(
-        prog="runner.py", description="Load CSV records into a database through the SQL stages in sql/.",
-        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="CSV file(s) with a header row")
+        prog="runner.py", description="Load CSV or JSON Lines records into a database through the SQL "
+        "stages in sql/.", epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inputs", nargs="*", metavar="INPUT",
+                        help="CSV (header row) or JSON Lines files, .gz read transparently; - for stdin")
     parser.add_argument("--db", default=os.environ.get("DATABASE_URL") or str(HERE / "data" / "pipeline.db"),
                         help="a SQLite file or a postgresql:// URL (default: $DATABASE_URL, "
                              "else data/pipeline.db)")
-    parser.add_argument("--output", metavar="PATH", help="also write the summary, lineage by step "
-                        "and the whole run history as JSON to PATH")
+    parser.add_argument("--format", choices=("csv", "jsonl"),
+                        help="the inputs' format (default: .jsonl/.ndjson are JSON Lines, others CSV)")
+    parser.add_argument("--output", metavar="PATH", help="also write the results as JSON to PATH")
     parser.add_argument("--report", action="store_true",
                         help="print lineage entries by step on stderr and add lineage_by_step to the summary")
-    parser.add_argument("--repair-watermark", action="store_true",
-                        help="restore the watermark from run_log (or events) and exit")
-    parser.add_argument("--sql-dir", default=str(HERE / "sql"), help="stage files to run (default: sql/)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="run every stage, print what would happen, then roll back: nothing is kept")
+    parser.add_argument("--lookback", metavar="DURATION", default="0",
+                        help="also reconsider records up to this far behind the watermark (90m, 2h, 7d; "
+                             "default 0)")
     parser.add_argument("--now", help="pin the run's clock (UTC, e.g. 2025-01-16T00:00:00); default: now")
+    parser.add_argument("--sql-dir", default=str(HERE / "sql"), help="stage files to run (default: sql/)")
     parser.add_argument("--lock-timeout", type=float, default=30.0, metavar="SECONDS",
                         help="how long to wait for another run to finish (default: 30)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no messages on stderr")
+    parser.add_argument("--progress", action="store_true",
+                        help="show progress on stderr even when it is not a terminal")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no messages on stderr but errors")
+    other = parser.add_argument_group("other commands (no INPUT)")
+    other.add_argument("--replay-dead-letters", action="store_true",
+                       help="send the open dead letters through the current stages as a run of their own")
+    other.add_argument("--repair-watermark", action="store_true",
+                       help="restore the watermark from run_log (or events) and exit")
+    other.add_argument("--trace", metavar="KEY", help="the story of one key across every run")
+    other.add_argument("--runs", action="store_true", help="the run history as a table")
     args = parser.parse_args(argv)
-    if not args.inputs and not args.repair_watermark:
-        parser.error("give an input file (e.g. data/sample_input.txt) or --repair-watermark")
-    if args.inputs and args.repair_watermark:
-        parser.error("--repair-watermark takes no input files: it only repairs, then exits")
+
+    chosen = [name for name in COMMANDS if getattr(args, name)]
+    if len(chosen) > 1:
+        parser.error("choose one of --replay-dead-letters, --repair-watermark, --trace, --runs")
+    if chosen and args.inputs:
+        parser.error(f"--{chosen[0].replace('_', '-')} takes no input files")
+    if not chosen and not args.inputs:
+        parser.error("give an input file (e.g. data/sample_input.txt), or one of the other commands")
     if not 0 <= args.lock_timeout <= 86400:
         parser.error("--lock-timeout is a number of seconds between 0 and 86400")
     if args.output and not Path(args.output).resolve().parent.is_dir():
         parser.error(f"--output {args.output}: the directory does not exist")
+    try:
+        args.lookback_seconds = duration_seconds(args.lookback)
+    except ValueError as exc:
+        parser.error(str(exc))
+    args.command = chosen[0] if chosen else "load"
     return args
 
 
-def run_clock(pinned: str | None) -> str:
-    if pinned is None:
-        return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    try:
-        moment = datetime.fromisoformat(pinned.replace("Z", "+00:00"))
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    except (ValueError, OverflowError):
-        raise Refused(f"--now {pinned!r} is not a timestamp like 2025-01-16T00:00:00") from None
-    if not 1000 <= moment.year <= 9998:
-        raise Refused(f"--now {pinned!r}: the year must be between 1000 and 9998")
-    return moment.isoformat(timespec="seconds")
+def duration_seconds(text: str) -> int:
+    """'90m' -> 5400; units s, m, h, d; a bare number is seconds."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text)
+    if not match:
+        raise ValueError(f"--lookback {text!r} is not a duration like 90m, 2h or 7d")
+    return int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    say = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
     # SIGTERM becomes an orderly rollback that is logged, like Ctrl-C.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    committed = False
+    outcome = commands.Outcome()
     try:
-        plan = Plan.read(Path(args.sql_dir), engine_name(args.db))
-        now = run_clock(args.now)
-        if args.repair_watermark:
-            db = open_database(args.db, args.lock_timeout)
-            result = Run(db, plan, now).repair_watermark()
-            say(report.repair_line(result))
-            print(json.dumps(result, indent=2))
-            return 0
-        inputs = Inputs.open(args.inputs)
-        db = open_database(args.db, args.lock_timeout)
-        run = Run(db, plan, now)
-        run.load(inputs)
-        committed = True
-        summary = run.query("summary")[0]
-        summary["timings"] = run.timings
-        by_step = {row["step"]: row["entries"] for row in run.query("lineage_by_step")}
-        if args.report:
-            summary["lineage_by_step"] = by_step
-            say(report.lineage_table(summary["run_id"], by_step))
-        say(report.summary_line(summary))
-        print(json.dumps(summary, indent=2), flush=True)
-        if args.output:
-            report.write_results(args.output, summary, by_step, run.query("history"))
+        getattr(commands, args.command)(args, outcome)
         return 0
     except LoaderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
-        # whoever read stdout stopped reading (e.g. "| head"): the run itself is done
+        # whoever read stdout stopped reading (e.g. "| head"): the command itself is done
         sys.stdout = open(os.devnull, "w")
-        return 0 if committed else 1
+        return 0 if outcome.committed else 1
     except SystemExit as exc:
         if exc.code == 143:
             print("stopped by SIGTERM: the run was rolled back", file=sys.stderr)
@@ -130,7 +122,7 @@ def main(argv=None) -> int:
     except Exception as exc:  # a bug, not a user error: say so briefly; LOADER_DEBUG=1 shows where
         if os.environ.get("LOADER_DEBUG"):
             raise
-        state = "the run was committed" if committed else "the load transaction was rolled back"
+        state = "the run was committed" if outcome.committed else "nothing was committed"
         print(f"internal error: {type(exc).__name__}: {exc} ({state}; rerun with LOADER_DEBUG=1 "
               "for details)", file=sys.stderr)
         return 1

@@ -9,6 +9,7 @@ that the SQL stages turn into a rejection.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -64,7 +65,7 @@ def read_csv(binary_file, source: str) -> tuple[list[str], Iterator[Record]]:
     if header_record.problem:
         raise Refused(f"{source}: the header row (line {header_record.line_no}) {header_record.problem}")
     header = [name.strip().lower() for name in header_record.fields]
-    _check_header(header, source)
+    check_header(header, source)
     return header, _records(reader, feed, len(header))
 
 
@@ -104,7 +105,7 @@ def _next_record(reader, feed: _LineFeed) -> Record | None:
 MAX_COLUMNS = 1500
 
 
-def _check_header(header: list[str], source: str) -> None:
+def check_header(header: list[str], source: str) -> None:
     if len(header) > MAX_COLUMNS:
         raise Refused(f"{source}: the header has {len(header)} columns; at most {MAX_COLUMNS} are supported")
     if any(not name for name in header):
@@ -118,3 +119,15 @@ def _check_header(header: list[str], source: str) -> None:
         if name.startswith("_"):
             raise Refused(f"{source}: the header column '{name}' starts with '_', "
                           "which is reserved for the landing table's own columns")
+
+
+def parse_record(raw: str, header: list[str]) -> tuple[list[str] | None, str | None]:
+    """One record's raw text parsed again with its file's header (for a replay)."""
+    try:
+        rows = list(csv.reader(io.StringIO(raw), strict=True))
+    except csv.Error as exc:
+        return None, f"cannot be parsed as CSV: {exc}"
+    fields = rows[0] if len(rows) == 1 else None
+    if fields is None or len(fields) != len(header):
+        return None, f"has {len(fields) if fields else len(rows)} fields, the header has {len(header)}"
+    return fields, None

@@ -9,12 +9,12 @@ from .errors import Refused
 from .sql_files import STAGE_NAME, Statement, check_params, discover_stages, for_engine, split_file
 
 # The named parameters bound to every statement.
-STAGE_PARAMS = {"run_id", "now", "source", "watermark"}
+STAGE_PARAMS = {"run_id", "now", "source", "watermark", "lookback_seconds"}
 # The runner's own statements (sql/run/) also get these.
-HOOK_PARAMS = STAGE_PARAMS | {"host", "pid", "error"}
+HOOK_PARAMS = STAGE_PARAMS | {"kind", "format", "header", "host", "pid", "error", "key"}
 
 HOOKS = ("open", "failed", "read_watermark", "refusals", "summary", "lineage_by_step",
-         "history", "repair_watermark")
+         "history", "repair_watermark", "replay_source", "trace", "trace_row")
 
 
 @dataclass(frozen=True)

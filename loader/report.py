@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from decimal import Decimal
 
 from .errors import OutputFailed
 
@@ -15,7 +16,7 @@ def summary_line(s: dict) -> str:
              f"{s['superseded']} superseded", f"{s['rejected']} rejected"]
     line = f"run {s['run_id']}: {s['input_records']} records: " + ", ".join(parts)
     if s["rejected"]:
-        line += f" (see: select * from dead_letter where last_run_id = {s['run_id']})"
+        line += " (see: select * from open_dead_letters)"
     return line + f"; watermark {s['watermark']}"
 
 
@@ -32,14 +33,57 @@ def repair_line(result: dict) -> str:
             f"(from {result['restored_from']})")
 
 
-def write_results(path: str, summary: dict, by_step: dict, runs: list) -> None:
+def json_value(value):
+    """JSON for what the drivers return besides plain types: PostgreSQL's numeric is a Decimal
+    (at most 15 digits here, so a float holds it exactly)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return str(value)
+
+
+def write_json(path: str, result: dict, committed_run: int | None = None) -> None:
     # written beside the target and renamed: a reader never sees half a file
     try:
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"summary": summary, "lineage_by_step": by_step, "runs": runs}, f, indent=2)
+            json.dump(result, f, indent=2, default=json_value)
             f.write("\n")
         os.replace(tmp, path)
     except OSError as exc:
-        raise OutputFailed(f"run {summary['run_id']} succeeded and was committed, but --output {path} "
-                           f"could not be written: {exc.strerror}") from None
+        done = f"run {committed_run} succeeded and was committed, but " if committed_run else ""
+        raise OutputFailed(f"{done}--output {path} could not be written: {exc.strerror}") from None
+
+
+def runs_table(runs: list[dict]) -> str:
+    columns = ("run_id", "kind", "status", "started_at", "input_records", "loaded", "rejected",
+               "watermark_after", "error")
+    # the error comes last and whole: it is what the reader is looking for
+    rows = [[_cell(run.get(c)) for c in columns[:-1]] + [str(run.get("error") or "")] for run in runs]
+    return _table(columns, rows) if rows else "no runs yet"
+
+
+def trace_text(result: dict) -> str:
+    lines = [f"event_id {result['event_id']}"]
+    current = result["current"]
+    if current:
+        lines.append("now in events: " + ", ".join(f"{k}={v}" for k, v in current.items()))
+    else:
+        lines.append("not in events")
+    if not result["history"]:
+        lines.append("never seen in any run")
+        return "\n".join(lines)
+    columns = ("run_id", "run_started_at", "step", "source", "line_no", "event_ts", "detail")
+    lines.append(_table(columns, [[_cell(h.get(c)) for c in columns] for h in result["history"]]))
+    return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _table(columns, rows) -> str:
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+    out = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
+    out += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+    return "\n".join(out)

@@ -3,6 +3,8 @@
     opening transaction   schema stage + run/open.sql          -> committed
     load transaction      land input, stages 02..NN            -> committed, or
     on failure            ROLLBACK, then run/failed.sql        -> committed
+
+A dry run does both in one transaction, reads the summary, and rolls back.
 """
 
 from __future__ import annotations
@@ -10,112 +12,133 @@ from __future__ import annotations
 import socket
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import landing
-from .csv_input import read_csv
 from .errors import LoaderError, Refused, StageFailed
+from .inputs import Inputs
 from .plan import Plan
+from .progress import Progress
 from .sql_files import Statement
 
 
-@dataclass
-class Inputs:
-    """The input files, opened and their headers read before the database is touched."""
-    files: list[tuple[str, list[str], object]]  # (source, header, record stream)
-
-    @classmethod
-    def open(cls, paths: list[str]) -> "Inputs":
-        files = []
-        # a file is known by its absolute path, however it was spelled, so a
-        # rerun from another directory recognises its dead letters
-        paths = [str(Path(p).resolve()) for p in paths]
-        twice = {p for p in paths if paths.count(p) > 1}
-        if twice:
-            raise Refused(f"the same input is given more than once: {', '.join(sorted(twice))}")
-        for path in paths:
-            try:
-                handle = open(path, "rb")
-            except OSError as exc:
-                raise Refused(f"cannot read input {path}: {exc.strerror}") from None
-            header, records = read_csv(handle, path)
-            files.append((path, header, records))
-        headers = {tuple(h) for _, h, _ in files}
-        if len(headers) > 1:
-            raise Refused("the input files have different headers: " + "; ".join(
-                f"{s}: {','.join(h)}" for s, h, _ in files))
-        return cls(files)
-
-    @property
-    def source(self) -> str:
-        return ", ".join(s for s, _, _ in self.files)
-
-
 class Run:
-    def __init__(self, db, plan: Plan, now: str):
+    def __init__(self, db, plan: Plan, now: str, lookback_seconds: int = 0, progress: Progress | None = None):
         self.db = db
         self.plan = plan
+        self.progress = progress or Progress()
         self.params = {"run_id": None, "now": now, "source": None, "watermark": None,
-                       "host": socket.gethostname(), "pid": db.pid, "error": None}
+                       "lookback_seconds": lookback_seconds, "kind": "load", "format": None,
+                       "header": None, "host": socket.gethostname(), "pid": db.pid, "error": None,
+                       "key": None}
         self.timings: dict[str, float] = {}  # stage file -> seconds, for the summary
 
-    # -- the two transactions ------------------------------------------------
+    # -- the commands ---------------------------------------------------------
 
-    def load(self, inputs: Inputs) -> int:
-        """Run everything; returns the run_id. Raises a LoaderError after recording the failure."""
-        self.params["source"] = inputs.source
+    def load(self, inputs: Inputs, dry_run: bool = False) -> dict:
+        """Run every stage on the inputs; returns the summary. A failure is recorded, then raised."""
+        self.params.update(source=inputs.source, format=inputs.format, header=",".join(inputs.header))
+        if dry_run:
+            return self._dry_run(lambda: inputs)
         self._open()
+        return self._load(lambda: inputs)
+
+    def replay_dead_letters(self, dry_run: bool = False) -> dict | None:
+        """The open dead letters through the current stages, as a run of its own (None: none open)."""
+        self.params.update(kind="replay", source="dead_letter", format="replay", lookback_seconds=None)
+
+        def open_dead_letters() -> Inputs:
+            rows = self._execute_all(self.plan.hooks["replay_source"])
+            return Inputs.from_dead_letters(rows)
+
+        if not self._has_open_dead_letters():
+            return None
+        if dry_run:
+            return self._dry_run(open_dead_letters)
+        self._open()
+        return self._load(open_dead_letters)
+
+    def repair_watermark(self) -> dict:
+        with self._transaction():
+            self._execute_all(self.plan.schema)
+            return self.query("repair_watermark")[0]
+
+    def query(self, hook: str, **params) -> list[dict]:
+        """A hook's last statement's rows, as dicts keyed by column name."""
+        rows = self._execute_all(self.plan.hooks[hook], params)
+        names = [d[0] for d in self.db.cursor.description] if self.db.cursor.description else []
+        return [dict(zip(names, row)) for row in rows]
+
+    def read_only_query(self, hook: str, **params) -> list[dict]:
+        with self._transaction():
+            self._execute_all(self.plan.schema)
+            return self.query(hook, **params)
+
+    # -- the transactions -----------------------------------------------------
+
+    def _open(self) -> None:
+        with self._transaction():
+            self._execute_all(self.plan.schema)
+            self.params["run_id"] = self._execute_all(self.plan.hooks["open"])[0][0]
+
+    def _load(self, read_inputs) -> dict:
         try:
             self._begin()
-            rows = self._execute_all(self.plan.hooks["read_watermark"])
-            self.params["watermark"] = rows[0][0] if rows else None
-            with self._timed("landing"):
-                self._land(inputs)
-            for path, statements in self.plan.stages:
-                with self._timed(path.name):
-                    self._execute_all(statements)
-                    self._check_refusals(path)
+            self._run_stages(read_inputs())
             with self._timed("commit"):
                 self.db.cursor.execute("commit")
         except BaseException as exc:
             self._record_failure(exc)
             raise
-        return self.params["run_id"]
+        return self._summary()
 
-    def _open(self) -> None:
+    def _dry_run(self, read_inputs) -> dict:
+        """Everything in one transaction, then rolled back: nothing is kept, not even the run."""
         try:
             self._begin()
             self._execute_all(self.plan.schema)
-            rows = self._execute_all(self.plan.hooks["open"])
+            self.params["run_id"] = self._execute_all(self.plan.hooks["open"])[0][0]
+            self._run_stages(read_inputs())
+            by_step = {row["step"]: row["entries"] for row in self.query("lineage_by_step")}
+            return {**self._summary(), "dry_run": True, "lineage_by_step": by_step}
+        finally:
+            self._rollback()
+
+    def _run_stages(self, inputs: Inputs) -> None:
+        rows = self._execute_all(self.plan.hooks["read_watermark"])
+        self.params["watermark"] = rows[0][0] if rows else None
+        with self._timed("landing"):
+            self._land(inputs)
+        for path, statements in self.plan.stages:
+            self.progress.stage(path.name)
+            with self._timed(path.name):
+                self._execute_all(statements)
+                self._check_refusals(path)
+        self.progress.done()
+
+    def _summary(self) -> dict:
+        summary = self.query("summary")[0]
+        summary["timings"] = self.timings
+        return summary
+
+    @contextmanager
+    def _transaction(self):
+        self._begin()
+        try:
+            yield
             self.db.cursor.execute("commit")
         except BaseException:
             self._rollback()
             raise
-        self.params["run_id"] = rows[0][0]
 
-    def repair_watermark(self) -> dict:
-        try:
-            self._begin()
-            self._execute_all(self.plan.schema)
-            result = self.query("repair_watermark")[0]
-            self.db.cursor.execute("commit")
-        except BaseException:
-            self._rollback()
-            raise
-        return result
-
-    def query(self, hook: str) -> list[dict]:
-        """A hook's last statement's rows, as dicts keyed by column name."""
-        rows = self._execute_all(self.plan.hooks[hook])
-        names = [d[0] for d in self.db.cursor.description]
-        return [dict(zip(names, row)) for row in rows]
+    def _has_open_dead_letters(self) -> bool:
+        return bool(self.read_only_query("replay_source"))
 
     # -- the parts ------------------------------------------------------------
 
-    def _execute(self, statement: Statement):
+    def _execute(self, statement: Statement, extra: dict | None = None):
         try:
-            return self.db.cursor.execute(self.db.text(statement), self.params)
+            return self.db.cursor.execute(self.db.text(statement), {**self.params, **(extra or {})})
         except self.db.Error as exc:
             problem = self.db.classify(exc, statement.where)
             if isinstance(problem, LoaderError):
@@ -123,10 +146,10 @@ class Run:
             message = str(exc).strip()
             raise StageFailed(f"{statement.where}: {message}\n  in: {statement.first_line}") from None
 
-    def _execute_all(self, statements: list[Statement]) -> list:
+    def _execute_all(self, statements: list[Statement], extra: dict | None = None) -> list:
         rows: list = []
         for statement in statements:
-            cursor = self._execute(statement)
+            cursor = self._execute(statement, extra)
             rows = cursor.fetchall() if cursor.description else []
         return rows  # the last statement's rows: a hook's result
 
@@ -139,14 +162,17 @@ class Run:
     def _land(self, inputs: Inputs) -> None:
         next_record = 1
         try:
-            landing.create_landing(self.db, inputs.files[0][1])
-            for source, header, records in inputs.files:
-                next_record = landing.land(self.db, header, records, source, next_record)
+            landing.create_landing(self.db, inputs.header)
+            for source, records in inputs.files:
+                records = self.progress.records(records, source)
+                next_record = landing.land(self.db, inputs.header, records, source, next_record)
         except self.db.Error as exc:
             problem = self.db.classify(exc, f"landing {inputs.source}")
             if isinstance(problem, LoaderError):
                 raise problem from None
             raise StageFailed(f"landing {inputs.source}: {str(exc).strip()}") from None
+        except (OSError, EOFError) as exc:  # e.g. a gzip file that is cut short
+            raise Refused(f"cannot read input {inputs.source}: {exc}") from None
 
     def _check_refusals(self, path: Path) -> None:
         rows = self._execute_all(self.plan.hooks["refusals"])
@@ -175,10 +201,9 @@ class Run:
             error = "stopped by a signal; nothing was kept"
         else:
             error = str(exc)
-        self.params["error"] = error
         try:
             self.db.begin()
-            self._execute_all(self.plan.hooks["failed"])
+            self._execute_all(self.plan.hooks["failed"], {"error": error})
             self.db.cursor.execute("commit")
         except (self.db.Error, LoaderError):
             self._rollback()  # the database itself is the problem: the message still reaches the user

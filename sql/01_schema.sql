@@ -18,16 +18,17 @@ create table if not exists events (
 );
 
 -- Records that failed validation, with their raw text and the reason.
--- One row per (source, line_no, raw): rerunning a file adds no duplicates.
+-- One row per (source, line_no, raw): rerunning a file adds no duplicates;
+-- lineage records each run that rejected it again.
 create table if not exists dead_letter (
     dead_letter_id  integer primary key,
     run_id          integer not null,   -- the run that first rejected it
-    last_run_id     integer not null,   -- the latest run that rejected it
     source          text not null,
     line_no         integer not null,
     raw             text not null,
-    reason          text not null,
-    status          text not null default 'open'   -- open | resolved
+    reason          text not null,      -- the latest reason (a rule may have changed)
+    status          text not null default 'open',  -- open | resolved
+    resolved_by_run integer             -- the run in which it passed validation
 );
 create index if not exists dead_letter_by_position on dead_letter (source, line_no);
 create index if not exists dead_letter_by_run on dead_letter (run_id);
@@ -59,16 +60,21 @@ create table if not exists watermark (
 -- One row per run, whatever became of it.
 create table if not exists run_log (
     run_id           integer primary key,
+    kind             text not null,        -- load | replay (of open dead letters)
     status           text not null,        -- running | succeeded | failed | interrupted
-    started_at       text not null,        -- UTC, like every timestamp here
+    started_at       text not null,        -- the run's clock, UTC like every timestamp here
     finished_at      text,
     source           text,                 -- the input path(s)
+    format           text,                 -- csv | jsonl: how a replay parses the raw text ...
+    header           text,                 -- ... with these column names
+    lookback_seconds integer,              -- how far behind the watermark records were reconsidered
     host             text,                 -- where the runner ran, and its process id:
     pid              integer,              --   how a later run tells a dead run from a live one
     input_records    integer,
     staged           integer,
     rejected         integer,
     loaded           integer,
+    late_loaded      integer,              -- loaded although older than the watermark (lookback, replay)
     inserted         integer,
     updated          integer,
     skipped          integer,              -- older than the watermark
@@ -76,6 +82,7 @@ create table if not exists run_log (
     superseded       integer,              -- a newer record for the same key in this batch
     dead_letters     integer,              -- new dead letters written
     dead_letters_repeated integer,         -- rejects already in dead_letter from an earlier run
+    dead_letters_resolved integer,         -- open dead letters whose record now passed
     lineage_entries  integer,
     watermark_before text,
     watermark_after  text,
@@ -90,7 +97,7 @@ create temp table if not exists run_refusal (
 -- Views are recreated on every run, so an edit here takes effect.
 drop view if exists open_dead_letters;
 create view open_dead_letters as
-select dead_letter_id, run_id, last_run_id, source, line_no, reason, raw
+select dead_letter_id, run_id, source, line_no, reason, raw
   from dead_letter
  where status = 'open';
 

@@ -30,15 +30,22 @@ create temp table run_context (
     run_at          text,   -- the run's clock
     future_limit    text,   -- a timestamp later than this is "in the future"
     watermark       text,   -- as stored
-    watermark_utc   text    -- the same, if it is a real time; else NULL
+    watermark_utc   text,   -- the same, if it is a real time; else NULL
+    skip_before     text    -- records older than this are skipped (07): the watermark
+                            -- minus the lookback; NULL (skip nothing) for a replay
 );
 
 -- The tolerance for clocks running ahead: change '5 minutes' to change it.
-insert into run_context (run_at, future_limit, watermark, watermark_utc)
+insert into run_context (run_at, future_limit, watermark, watermark_utc, skip_before)
 select cast(:now as text),
        to_char(cast(:now as timestamp) + interval '5 minutes', 'YYYY-MM-DD"T"HH24:MI:SS'),
        cast(:watermark as text),
-       pg_temp.utc_text(cast(:watermark as text));
+       pg_temp.utc_text(cast(:watermark as text)),
+       case when pg_temp.utc_text(cast(:watermark as text)) = cast(:watermark as text)
+            then to_char(cast(cast(:watermark as text) as timestamp)
+                         - make_interval(secs => cast(:lookback_seconds as integer)),
+                         'YYYY-MM-DD"T"HH24:MI:SS')
+       end;
 
 drop view if exists landing_typed;
 create temp view landing_typed as

@@ -21,11 +21,13 @@ create temp table run_context (
     run_at          text,   -- the run's clock
     future_limit    text,   -- a timestamp later than this is "in the future"
     watermark       text,   -- as stored
-    watermark_utc   text    -- the same, if it is a real time; else NULL
+    watermark_utc   text,   -- the same, if it is a real time; else NULL
+    skip_before     text    -- records older than this are skipped (07): the watermark
+                            -- minus the lookback; NULL (skip nothing) for a replay
 );
 
 -- The tolerance for clocks running ahead: change '+5 minutes' to change it.
-insert into run_context (run_at, future_limit, watermark, watermark_utc)
+insert into run_context (run_at, future_limit, watermark, watermark_utc, skip_before)
 select :now,
        strftime('%Y-%m-%dT%H:%M:%S', :now, '+5 minutes'),
        :watermark,
@@ -34,7 +36,8 @@ select :now,
                           substr(:watermark, 1, 16), '+0 seconds')
                  = replace(substr(:watermark, 1, 16), ' ', 'T')
             then strftime('%Y-%m-%dT%H:%M:%S', :watermark)
-       end;
+       end,
+       strftime('%Y-%m-%dT%H:%M:%S', :watermark, '-' || :lookback_seconds || ' seconds');
 
 drop view if exists landing_typed;
 create temp view landing_typed as

@@ -1,21 +1,37 @@
--- Keeps every rejected record, raw text and reason, in dead_letter.
+-- Keeps every rejected record, raw text and reason, in dead_letter, once.
 -- A reject already on file (same source, line and raw text: a rerun of the
--- same file) is not written twice; its row notes the latest run instead.
+-- same file, or a replay) is not written again; its reason is brought up to
+-- date. A dead letter whose record now passes validation is resolved, not
+-- deleted: the run that resolved it is recorded.
 -- Reads: run_batch. Writes: dead_letter.
 
+-- (update ... from run_batch: walks the batch and probes dead_letter by its
+-- (source, line_no) index, instead of scanning the batch per dead letter)
 update dead_letter
-   set last_run_id = :run_id,
-       reason = b.reason
+   set reason = b.reason,
+       status = 'open',
+       resolved_by_run = null
   from run_batch as b
  where b.outcome = 'rejected'
+   and b.source = dead_letter.source
+   and b.line_no = dead_letter.line_no
+   and b.raw = dead_letter.raw
+   and (dead_letter.reason <> b.reason or dead_letter.status <> 'open');
+
+update dead_letter
+   set status = 'resolved',
+       resolved_by_run = :run_id
+  from run_batch as b
+ where b.outcome is null
+   and dead_letter.status = 'open'
    and b.source = dead_letter.source
    and b.line_no = dead_letter.line_no
    and b.raw = dead_letter.raw;
 
 -- ids: after the largest so far, in input order (gaps are harmless)
-insert into dead_letter (dead_letter_id, run_id, last_run_id, source, line_no, raw, reason)
+insert into dead_letter (dead_letter_id, run_id, source, line_no, raw, reason)
 select (select coalesce(max(dead_letter_id), 0) from dead_letter) + b.record_no,
-       :run_id, :run_id, b.source, b.line_no, b.raw, b.reason
+       :run_id, b.source, b.line_no, b.raw, b.reason
   from run_batch b
  where b.outcome = 'rejected'
    and not exists (select 1 from dead_letter d

@@ -8,6 +8,7 @@ update run_log
        staged = counts.staged,
        rejected = counts.rejected,
        loaded = counts.loaded,
+       late_loaded = counts.late_loaded,
        inserted = counts.inserted,
        updated = counts.updated,
        skipped = counts.skipped,
@@ -15,6 +16,7 @@ update run_log
        superseded = counts.superseded,
        dead_letters = counts.dead_letters,
        dead_letters_repeated = counts.rejected - counts.dead_letters,
+       dead_letters_resolved = (select count(*) from dead_letter where resolved_by_run = :run_id),
        lineage_entries = (select count(*) from lineage where run_id = :run_id),
        watermark_before = :watermark,
        watermark_after = (select value from watermark where target = 'events')
@@ -22,6 +24,7 @@ update run_log
                count(*) filter (where outcome <> 'rejected') as staged,
                count(*) filter (where outcome = 'rejected') as rejected,
                count(*) filter (where outcome = 'loaded') as loaded,
+               count(*) filter (where outcome = 'loaded' and event_ts < :watermark) as late_loaded,
                count(*) filter (where detail = 'inserted') as inserted,
                count(*) filter (where detail = 'updated') as updated,
                count(*) filter (where outcome = 'skipped') as skipped,

@@ -93,9 +93,11 @@ class Loader:
         assert outcomes == {k: s[k] for k in outcomes}
         assert sum(len(v) for v in steps.values()) == s["lineage_entries"]
         rejected = {k for k, v in steps.items() if v == ["rejected"]}
-        dead = self.rows("select source, line_no, raw, reason from dead_letter where last_run_id = ?", run_id)
-        assert {(d[0], d[1]) for d in dead} == rejected
-        assert all(d[3] for d in dead)  # every reject has a reason
+        dead = self.rows("select d.source, d.line_no, d.raw, d.reason from dead_letter d"
+                         " join lineage l on l.source = d.source and l.line_no = d.line_no"
+                         " where l.run_id = ? and l.step = 'rejected' and d.status = 'open'", run_id)
+        assert {(d[0], d[1]) for d in dead} == rejected  # each reject is an open dead letter
+        assert all(d[2] and d[3] for d in dead)  # with its raw text and a reason
         if lines_by_source is not None:
             assert {(src, n) for src, lines in lines_by_source.items() for n in lines} == set(steps)
 

@@ -24,7 +24,9 @@ def test_rerun_loads_nothing_and_changes_nothing(loader):
     assert (second["skipped"], second["stale"]) == (4, 1)
     assert loader.rows("select line_no from lineage where run_id = 2 and step = 'skipped' order by line_no") == [
         (2,), (3,), (4,), (8,)]
-    assert loader.rows("select last_run_id from dead_letter") == [(2,), (2,)]
+    assert loader.rows("select run_id, status from dead_letter") == [(1, "open"), (1, "open")]
+    assert loader.rows("select line_no from lineage where run_id = 2 and step = 'rejected' order by 1") == [
+        (5,), (7,)]
 
 
 def test_record_at_the_watermark_is_not_lost(loader):

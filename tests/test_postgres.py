@@ -34,7 +34,7 @@ def test_identical_input_gives_identical_summaries_and_rows(pg, tmp_path):
     columns = "run_id, step, event_id, line_no, event_ts, detail"
     assert lite.rows(f"select {columns} from lineage order by lineage_id") == \
         pg.rows(f"select {columns} from lineage order by lineage_id")
-    columns = "dead_letter_id, run_id, last_run_id, line_no, raw, reason"
+    columns = "dead_letter_id, run_id, line_no, raw, reason, status, resolved_by_run"
     assert lite.rows(f"select {columns} from dead_letter order by 1") == \
         pg.rows(f"select {columns} from dead_letter order by 1")
 

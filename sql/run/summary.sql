@@ -1,12 +1,14 @@
 -- The run's summary: the JSON object the runner prints on stdout.
 -- Each column becomes a key, in this order.
 select run_id,
+       kind,
        status,
        source,
        input_records,
        staged,
        rejected,
        loaded,
+       late_loaded,
        inserted,
        updated,
        skipped,
@@ -14,6 +16,7 @@ select run_id,
        superseded,
        dead_letters,
        dead_letters_repeated,
+       dead_letters_resolved,
        lineage_entries,
        watermark_before,
        watermark_after as watermark
