@@ -63,3 +63,14 @@ def test_stdout_is_only_the_json_summary(loader):
     result = loader.run(SAMPLE, "--report")
     assert json.loads(result.stdout)["run_id"] == 1  # the whole of stdout parses
     assert "lineage of run 1" in result.stderr and "lineage of run" not in result.stdout
+
+
+def test_progress_goes_to_stderr_only(loader):
+    result = loader.run(SAMPLE, "--progress")
+    assert result.code == 0
+    assert "stage 12_record_run.sql" in result.stderr
+    assert json.loads(result.stdout)["loaded"] == 5  # stdout is still exactly the summary
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(loader):
+    assert "stage " not in loader.run(SAMPLE).stderr
