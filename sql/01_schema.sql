@@ -89,6 +89,16 @@ create table if not exists run_log (
     error            text
 );
 
+-- The run's constants, filled by stage 03 in each engine's dialect.
+create temp table if not exists run_context (
+    run_at          text,   -- the run's clock
+    future_limit    text,   -- a timestamp later than this is "in the future"
+    watermark       text,   -- as stored
+    watermark_utc   text,   -- the same, if it is a real time; else NULL
+    skip_before     text    -- records older than this are skipped (07): the watermark
+                            -- minus the lookback; NULL (skip nothing) for a replay
+);
+
 -- A stage refuses the whole run by inserting a reason here (see run/refusals.sql).
 create temp table if not exists run_refusal (
     reason  text not null

@@ -25,15 +25,7 @@ select case
 end
 $$;
 
-drop table if exists run_context;
-create temp table run_context (
-    run_at          text,   -- the run's clock
-    future_limit    text,   -- a timestamp later than this is "in the future"
-    watermark       text,   -- as stored
-    watermark_utc   text,   -- the same, if it is a real time; else NULL
-    skip_before     text    -- records older than this are skipped (07): the watermark
-                            -- minus the lookback; NULL (skip nothing) for a replay
-);
+delete from run_context;  -- one row: this run's (the table is declared in 01)
 
 -- The tolerance for clocks running ahead: change '5 minutes' to change it.
 insert into run_context (run_at, future_limit, watermark, watermark_utc, skip_before)
