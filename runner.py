@@ -33,6 +33,7 @@ EXIT_CODES = """exit codes:
   130 interrupted (Ctrl-C), 143 terminated (SIGTERM): rolled back, logged as failed"""
 
 COMMANDS = ("repair_watermark", "replay_dead_letters", "trace", "runs")
+MAX_LOOKBACK_DAYS = 10_000  # about 27 years; keeps the seconds within a 32-bit integer
 
 
 def parse_args(argv):
@@ -71,12 +72,15 @@ def parse_args(argv):
     args = parser.parse_args(argv)
 
     chosen = [name for name in COMMANDS if getattr(args, name)]
+    args.command_name = chosen[0] if chosen else "load"
     if len(chosen) > 1:
         parser.error("choose one of --replay-dead-letters, --repair-watermark, --trace, --runs")
     if chosen and args.inputs:
         parser.error(f"--{chosen[0].replace('_', '-')} takes no input files")
     if not chosen and not args.inputs:
         parser.error("give an input file (e.g. data/sample_input.txt), or one of the other commands")
+    if args.dry_run and args.command_name in ("repair_watermark", "trace", "runs"):
+        parser.error("--dry-run applies to loads and --replay-dead-letters")
     if not 0 <= args.lock_timeout <= 86400:
         parser.error("--lock-timeout is a number of seconds between 0 and 86400")
     if args.output and not Path(args.output).resolve().parent.is_dir():
@@ -94,7 +98,10 @@ def duration_seconds(text: str) -> int:
     match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text)
     if not match:
         raise ValueError(f"--lookback {text!r} is not a duration like 90m, 2h or 7d")
-    return int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    seconds = int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    if seconds > MAX_LOOKBACK_DAYS * 86400:
+        raise ValueError(f"--lookback {text!r} is more than {MAX_LOOKBACK_DAYS} days")
+    return seconds
 
 
 def main(argv=None) -> int:

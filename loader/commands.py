@@ -25,15 +25,17 @@ class Outcome:
 def load(args, outcome: Outcome) -> None:
     plan, now = _plan_and_clock(args)
     inputs = Inputs.open(args.inputs, args.format)
-    run = Run(open_database(args.db, args.lock_timeout), plan, now, args.lookback_seconds, _progress(args))
+    db = open_database(args.db, args.lock_timeout)
+    run = Run(db, plan, now, args.lookback_seconds, _progress(args))
     summary = run.load(inputs, dry_run=args.dry_run)
     outcome.committed = not args.dry_run
     _report_run(args, run, summary)
+    db.close(discard_if_created=args.dry_run)
 
 
 def replay_dead_letters(args, outcome: Outcome) -> None:
     plan, now = _plan_and_clock(args)
-    run = Run(open_database(args.db, args.lock_timeout), plan, now, progress=_progress(args))
+    run = Run(open_database(args.db, args.lock_timeout, must_exist=True), plan, now, progress=_progress(args))
     summary = run.replay_dead_letters(dry_run=args.dry_run)
     if summary is None:
         _say(args, "no open dead letters: nothing to replay")
@@ -53,7 +55,7 @@ def repair_watermark(args, outcome: Outcome) -> None:
 
 def trace(args, outcome: Outcome) -> None:
     plan, now = _plan_and_clock(args)
-    run = Run(open_database(args.db, args.lock_timeout), plan, now)
+    run = Run(open_database(args.db, args.lock_timeout, must_exist=True), plan, now)
     history = run.read_only_query("trace", key=args.trace)
     current = run.read_only_query("trace_row", key=args.trace)
     result = {"event_id": args.trace, "current": current[0] if current else None, "history": history}
@@ -64,7 +66,7 @@ def trace(args, outcome: Outcome) -> None:
 
 def runs(args, outcome: Outcome) -> None:
     plan, now = _plan_and_clock(args)
-    history = Run(open_database(args.db, args.lock_timeout), plan, now).read_only_query("history")
+    history = Run(open_database(args.db, args.lock_timeout, must_exist=True), plan, now).read_only_query("history")
     print(report.runs_table(history))
     if args.output:
         report.write_json(args.output, {"runs": history})
@@ -76,7 +78,7 @@ def _report_run(args, run: Run, summary: dict) -> None:
     if args.report and by_step is not None:
         summary["lineage_by_step"] = by_step
         _say(args, report.lineage_table(summary["run_id"], by_step))
-    _say(args, report.summary_line(summary))
+    _say(args, ("dry run, nothing kept: " if args.dry_run else "") + report.summary_line(summary))
     print(json.dumps(summary, indent=2, default=report.json_value), flush=True)
     if args.output:
         runs = run.read_only_query("history")

@@ -49,6 +49,8 @@ def read_jsonl(binary_file, source: str) -> tuple[list[str], Iterator[Record]]:
         raise Refused(f"{source}: the first record (line {line_no}) {parse_problem}; "
                       "its keys name the columns")
     header = list(obj)
+    if not header:
+        raise Refused(f"{source}: the first record (line {line_no}) has no keys; its keys name the columns")
     check_header(header, source)
 
     def records() -> Iterator[Record]:

@@ -26,14 +26,14 @@ UNUSABLE = {"08": "cannot connect", "53": "the server is out of resources (disk,
 
 def hide_password(url: str) -> str:
     """postgresql://user:secret@host/db -> postgresql://user:***@host/db (also password=... params)."""
-    url = re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
+    url = re.sub(r"(://[^:/@]*):.*@(?=[^@]*$)", r"\1:***@", url)  # to the last @: it may be unescaped
     return re.sub(r"(password=)[^&\s]*", r"\1***", url)
 
 
 class PostgresEngine:
     name = "postgresql"
 
-    def __init__(self, url: str, lock_timeout: float):
+    def __init__(self, url: str, lock_timeout: float, must_exist: bool = False):
         try:
             import psycopg
         except ImportError:
@@ -51,9 +51,16 @@ class PostgresEngine:
         self.cursor.execute("select set_config('lock_timeout', %s, false)", (f"{int(lock_timeout * 1000)}ms",))
         self.pid = self.conn.info.backend_pid  # run/open.postgresql.sql checks it in pg_stat_activity
 
+    @staticmethod
+    def is_missing_table(exc: Exception) -> bool:
+        return "does not exist" in str(exc) and "relation" in str(exc)
+
     def begin(self) -> None:
         self.cursor.execute("begin")
         self.cursor.execute("select pg_advisory_xact_lock(%s)", (RUN_LOCK_KEY,))
+
+    def close(self, discard_if_created: bool = False) -> None:
+        self.conn.close()
 
     @staticmethod
     def text(statement) -> str:

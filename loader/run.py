@@ -70,9 +70,14 @@ class Run:
         return [dict(zip(names, row)) for row in rows]
 
     def read_only_query(self, hook: str, **params) -> list[dict]:
-        with self._transaction():
-            self._execute_all(self.plan.schema)
+        """A query outside any transaction: it takes no lock, so it never waits for a running
+        load, and changes nothing. A database no run has used yet has nothing to show."""
+        try:
             return self.query(hook, **params)
+        except StageFailed as exc:
+            if self.db.is_missing_table(exc):
+                return []
+            raise
 
     # -- the transactions -----------------------------------------------------
 

@@ -31,13 +31,16 @@ class SQLiteEngine:
     name = "sqlite"
     Error = sqlite3.Error
 
-    def __init__(self, path: str, lock_timeout: float):
+    def __init__(self, path: str, lock_timeout: float, must_exist: bool = False):
         if sqlite3.sqlite_version_info < (3, 35):
             # the stages use UPDATE ... FROM, RETURNING and aggregate FILTER
             raise DatabaseUnusable(f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer is needed")
         self.display = path
         self.lock_timeout = lock_timeout
         _check_path(path)
+        self.created = not Path(path).exists()
+        if self.created and must_exist:
+            raise DatabaseUnusable(f"{path} does not exist (check --db): no run has used it yet")
         try:
             # a short busy timeout; begin() retries up to lock_timeout in Python,
             # so Ctrl-C and SIGTERM are handled while waiting for another run
@@ -54,6 +57,10 @@ class SQLiteEngine:
         self.cursor = self.conn.cursor()
         self.pid = os.getpid()  # run/open.sql checks it to tell a killed run from a live one
 
+    @staticmethod
+    def is_missing_table(exc: Exception) -> bool:
+        return "no such table" in str(exc)
+
     def begin(self) -> None:
         # IMMEDIATE takes the write lock now, waiting up to the lock timeout,
         # so two runs never interleave and neither deadlocks halfway through.
@@ -65,6 +72,13 @@ class SQLiteEngine:
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() >= deadline:
                     raise
+
+    def close(self, discard_if_created: bool = False) -> None:
+        """Close; a dry run on a path that held no database leaves none behind."""
+        self.conn.close()
+        if discard_if_created and self.created:
+            for suffix in ("", "-wal", "-shm"):
+                Path(self.display + suffix).unlink(missing_ok=True)
 
     @staticmethod
     def text(statement) -> str:

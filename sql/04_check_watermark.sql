@@ -6,9 +6,11 @@ select 'the watermark for events is '
        || coalesce('''' || watermark || '''', 'NULL')
        || ', which is not '
        || case when watermark_utc = watermark
-               then 'in the past (the run''s clock is ' || run_at || ')'
-               else 'a timestamp like 2025-01-15T12:00:00' end
-       || '. Nothing was loaded. Run: python runner.py --repair-watermark'
+               then 'in the past (the run''s clock is ' || run_at || '). Nothing was loaded. '
+                    || 'If --now pins the clock, pin it later; if the watermark is wrong, '
+                    || 'run: python runner.py --repair-watermark'
+               else 'a timestamp like 2025-01-15T12:00:00. Nothing was loaded. '
+                    || 'Run: python runner.py --repair-watermark' end
   from run_context
  where exists (select 1 from watermark where target = 'events')
    and (watermark_utc is null

@@ -102,6 +102,7 @@ def test_replay_ignores_the_watermark_but_not_the_upsert_guard(loader):
 
 
 def test_replay_with_nothing_open_says_so(loader):
+    loader.load("k,2025-01-10T00:00:00,u,1")
     result = loader.run("--replay-dead-letters")
     assert result.code == 0 and json.loads(result.stdout) == {"replayed": 0}
     assert "nothing to replay" in result.stderr
@@ -128,6 +129,8 @@ def test_lookback_lets_late_records_in_and_stays_idempotent(loader):
 def test_a_bad_lookback_is_refused(loader):
     result = loader.run(SAMPLE, "--lookback", "soon")
     assert result.code == 2 and "not a duration like 90m" in result.stderr
+    result = loader.run(SAMPLE, "--lookback", "99999999999999999999")
+    assert result.code == 2 and "more than 10000 days" in result.stderr
 
 
 # 4. Record trace ---------------------------------------------------------------------
@@ -220,3 +223,35 @@ def test_runs_lists_every_run_whatever_became_of_it(loader, tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0].split()[:3] == ["run_id", "kind", "status"]
     assert any("failed" in line and "junk" in line for line in lines)
+
+
+def test_runs_and_trace_only_read_and_never_wait_for_a_load(loader):
+    loader.run(SAMPLE)
+    before = snapshot(loader)
+    with loader.holding_the_run_lock():                       # a load is in progress
+        runs = loader.run("--runs", "--lock-timeout", "1")
+        trace = loader.run("--trace", "evt-001", "--lock-timeout", "1")
+    assert (runs.code, trace.code) == (0, 0), runs.stderr + trace.stderr
+    assert "succeeded" in runs.stdout and "loaded" in trace.stdout
+    assert snapshot(loader) == before
+
+
+def test_a_dry_run_replay_changes_no_byte(sqlite_loader):
+    loader = sqlite_loader
+    loader.run(SAMPLE)
+    loader.rows("pragma wal_checkpoint(truncate)")
+    digest = hashlib.sha256(loader.db.read_bytes()).hexdigest()
+    result = loader.run("--replay-dead-letters", "--dry-run")
+    assert result.code == 0 and result.summary["dry_run"] is True
+    assert result.stderr.startswith("dry run, nothing kept: ")
+    assert hashlib.sha256(loader.db.read_bytes()).hexdigest() == digest
+
+
+def test_reading_commands_do_not_create_a_mistyped_database(sqlite_loader):
+    loader = sqlite_loader
+    for args in (["--runs"], ["--trace", "k"], ["--replay-dead-letters"]):
+        result = loader.run(*args)
+        assert result.code == 3 and "does not exist (check --db)" in result.stderr
+    assert not loader.db.exists()
+    assert loader.run(SAMPLE, "--dry-run").code == 0
+    assert sorted(p.name for p in loader.tmp.iterdir()) == []  # the dry run left no file either

@@ -75,3 +75,10 @@ def test_database_url_supplies_the_default_database(pg):
                           capture_output=True, text=True, env=env, cwd=pg.tmp)
     assert done.returncode == 0, done.stderr
     assert pg.rows("select count(*) from events") == [(5,)]
+
+
+def test_hide_password_handles_unescaped_at_signs_and_parameters():
+    from loader.postgres_db import hide_password
+    assert hide_password("postgresql://u:p@ss@/db?host=/tmp/x") == "postgresql://u:***@/db?host=/tmp/x"
+    assert hide_password("postgresql://u:secret@host:5432/db") == "postgresql://u:***@host:5432/db"
+    assert hide_password("postgresql:///db?user=u&password=secret") == "postgresql:///db?user=u&password=***"
