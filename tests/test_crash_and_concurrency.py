@@ -1,7 +1,6 @@
 """Killed runs change nothing and are labelled; concurrent runs serialise."""
 
 import signal
-import sqlite3
 import subprocess
 import sys
 import time

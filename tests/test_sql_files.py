@@ -1,6 +1,5 @@
 """The stage files: discovery, splitting, parameter checks, and adding a stage."""
 
-from pathlib import Path
 
 import pytest
 
