@@ -31,6 +31,8 @@ sys.path.insert(0, str(HERE))
 from generate_batch import write_batch  # noqa: E402
 
 NOW = "2025-03-01T00:00:00"
+# beside this Python, so the peers run from a venv that is not activated
+SQLITE_UTILS = str(Path(sys.executable).with_name("sqlite-utils"))
 
 RAW_SQLITE = """
 import csv, sqlite3, sys
@@ -95,7 +97,7 @@ def bench_sqlite(batch: Path, tmp: Path, rounds: int, records: int, peers: bool)
         reruns.append(run(runner(batch, db)))
         if peers:
             peer_runs["sqlite-utils upsert"].append(run(
-                ["sqlite-utils", "upsert", str(fresh(tmp, "su.db")), "events", str(batch), "--csv",
+                [SQLITE_UTILS, "upsert", str(fresh(tmp, "su.db")), "events", str(batch), "--csv",
                  "--pk", "event_id"]))
             shutil.rmtree(tmp / "dlt", ignore_errors=True)
             peer_runs["dlt merge (duckdb)"].append(run([sys.executable, str(HERE / "dlt_peer.py"), str(batch),
