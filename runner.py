@@ -72,14 +72,14 @@ def parse_args(argv):
     args = parser.parse_args(argv)
 
     chosen = [name for name in COMMANDS if getattr(args, name)]
-    args.command_name = chosen[0] if chosen else "load"
+    args.command = chosen[0] if chosen else "load"
     if len(chosen) > 1:
         parser.error("choose one of --replay-dead-letters, --repair-watermark, --trace, --runs")
     if chosen and args.inputs:
         parser.error(f"--{chosen[0].replace('_', '-')} takes no input files")
     if not chosen and not args.inputs:
         parser.error("give an input file (e.g. data/sample_input.txt), or one of the other commands")
-    if args.dry_run and args.command_name in ("repair_watermark", "trace", "runs"):
+    if args.dry_run and args.command in ("repair_watermark", "trace", "runs"):
         parser.error("--dry-run applies to loads and --replay-dead-letters")
     if not 0 <= args.lock_timeout <= 86400:
         parser.error("--lock-timeout is a number of seconds between 0 and 86400")
@@ -89,7 +89,6 @@ def parse_args(argv):
         args.lookback_seconds = duration_seconds(args.lookback)
     except ValueError as exc:
         parser.error(str(exc))
-    args.command = chosen[0] if chosen else "load"
     return args
 
 

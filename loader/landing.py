@@ -10,8 +10,9 @@ from typing import Iterable
 
 from .csv_input import Record
 
-# The landing table's own columns; header names may not start with '_'.
-OWN_COLUMNS = ("_record_no", "_source", "_line_no", "_raw", "_problem")
+# The landing table's own columns and their types; header names may not start with '_'.
+OWN_COLUMNS = {"_record_no": "integer primary key", "_source": "text", "_line_no": "integer",
+               "_raw": "text", "_problem": "text"}
 
 
 def quote_identifier(name: str) -> str:
@@ -19,8 +20,8 @@ def quote_identifier(name: str) -> str:
 
 
 def create_landing(db, header: list[str]) -> None:
-    columns = ["_record_no integer primary key", "_source text", "_line_no integer", "_raw text",
-               "_problem text"] + [f"{quote_identifier(n)} text" for n in header]
+    columns = [f"{name} {kind}" for name, kind in OWN_COLUMNS.items()] + \
+              [f"{quote_identifier(n)} text" for n in header]
     db.cursor.execute("drop table if exists landing")
     db.cursor.execute(f"create temp table landing ({', '.join(columns)})")
     db.cursor.execute("drop table if exists landing_columns")
