@@ -21,7 +21,7 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson")
 class Inputs:
     format: str                                  # csv | jsonl
     header: list[str]
-    files: list[tuple[str, Iterator[Record]]]    # (source, record stream)
+    files: list[tuple[str, Iterator[list[tuple]]]]  # (source, batches of rows for landing)
 
     @property
     def source(self) -> str:
@@ -69,9 +69,9 @@ class Inputs:
                 if values is not None:
                     by_name = dict(zip(own, values))
                     fields = [by_name.get(name) for name in header]
-            records.append((source, Record(line_no, raw, problem, fields)))
+            records.append((source, Record(line_no, raw, problem, fields).row(len(header))))
         # landing takes one stream per source; a replay keeps each record's own file and line
-        return cls("replay", header, [(source, iter([record])) for source, record in records])
+        return cls("replay", header, [(source, iter([[row]])) for source, row in records])
 
 
 def format_of(source: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Iterator
 
-from .csv_input import Record, check_header
+from .csv_input import Record, batches, check_header
 from .errors import Refused
 
 
@@ -38,7 +38,7 @@ def as_text(value) -> str | None:
     return json.dumps(value, ensure_ascii=False)  # a nested object or list, as JSON text
 
 
-def read_jsonl(binary_file, source: str) -> tuple[list[str], Iterator[Record]]:
+def read_jsonl(binary_file, source: str) -> tuple[list[str], Iterator[list[tuple]]]:
     lines = _lines(binary_file)
     first = next(lines, None)
     if first is None:
@@ -59,7 +59,7 @@ def read_jsonl(binary_file, source: str) -> tuple[list[str], Iterator[Record]]:
             value, problem = parse_object(text, header) if problem is None else (None, problem)
             yield Record(number, text, problem, None if value is None else [value.get(k) for k in header])
 
-    return header, records()
+    return header, batches(records(), len(header))
 
 
 def _lines(binary_file):

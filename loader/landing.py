@@ -6,9 +6,9 @@ of `landing`, and the SQL stages give the text its meaning.
 
 from __future__ import annotations
 
+from itertools import count, repeat
+from operator import add
 from typing import Iterable
-
-from .csv_input import Record
 
 # The landing table's own columns and their types; header names may not start with '_'.
 OWN_COLUMNS = {"_record_no": "integer primary key", "_source": "text", "_line_no": "integer",
@@ -29,16 +29,16 @@ def create_landing(db, header: list[str]) -> None:
     db.land("landing_columns", ["name"], ((n,) for n in header))
 
 
-def land(db, header: list[str], records: Iterable[Record], source: str, first_record_no: int) -> int:
-    """Stream the records into landing (never held in a list); returns the next record number."""
-    empty = (None,) * len(header)
-    counter = [first_record_no]
+def land(db, header: list[str], batches: Iterable[list[tuple]], source: str, first_record_no: int) -> int:
+    """Stream batches of rows (line_no, raw, problem, *fields) into landing, numbering
+    the records from first_record_no; returns the next record number."""
+    next_record = [first_record_no]
 
     def rows():
-        for record in records:
-            yield (counter[0], source, record.line_no, record.raw, record.problem,
-                   *(record.fields if record.fields is not None else empty))
-            counter[0] += 1
+        for batch in batches:
+            # (record_no, source) + each row, built in C: no Python code per record
+            yield from map(add, zip(count(next_record[0]), repeat(source)), batch)
+            next_record[0] += len(batch)
 
     db.land("landing", [*OWN_COLUMNS, *map(quote_identifier, header)], rows())
-    return counter[0]
+    return next_record[0]

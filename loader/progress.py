@@ -11,8 +11,8 @@ import sys
 class Progress:
     """No progress: the default when stderr is not a terminal."""
 
-    def records(self, records, source: str):
-        return records
+    def records(self, batches, source: str):
+        return batches
 
     def stage(self, name: str) -> None:
         pass
@@ -27,10 +27,12 @@ class BarProgress(Progress):
         self._tqdm = tqdm
         self._bar = None
 
-    def records(self, records, source: str):
-        self._bar = self._tqdm(records, desc=f"reading {source}", unit=" records", unit_scale=True,
+    def records(self, batches, source: str):
+        self._bar = self._tqdm(desc=f"reading {source}", unit=" records", unit_scale=True,
                                file=sys.stderr, mininterval=0.5, leave=False)
-        return self._bar
+        for batch in batches:
+            yield batch
+            self._bar.update(len(batch))
 
     def stage(self, name: str) -> None:
         if self._bar is not None:

@@ -2,8 +2,8 @@
 -- Same contract, same accepted formats; keep the two in step.
 -- Reads: landing, :now, :watermark.
 -- Writes: run_context (the run's clock limits and the watermark, read as UTC),
---         landing_typed (a view: landing plus event_ts_utc, NULL when not a real
---         time, and amount_is_number).
+--         landing_typed (a view: landing plus each field trimmed, NULL when empty,
+--         event_ts_utc, NULL when not a real time, and amount_is_number).
 --
 -- A cast of a bad timestamp raises an error in PostgreSQL instead of giving
 -- NULL, so the shape is checked with a regular expression first and an
@@ -40,9 +40,17 @@ select cast(:now as text),
        end;
 
 drop view if exists landing_typed;
+-- "offset 0" keeps PostgreSQL from copying these expressions into each place
+-- stage 05 uses a column: each is computed once per record.
 create temp view landing_typed as
-select landing.*, pg_temp.utc_text(trim(event_ts)) as event_ts_utc,
+select landing.*,
+       nullif(trim(event_id), '') as event_id_text,
+       nullif(trim(event_ts), '') as event_ts_text,
+       nullif(trim(user_id), '')  as user_id_text,
+       nullif(trim(amount), '')   as amount_text,
+       pg_temp.utc_text(trim(event_ts)) as event_ts_utc,
        -- digits, then optionally '.' and digits, after an optional sign:
        -- 12, -3.5, .5, 7. (no exponents, no thousands separators)
        coalesce(trim(amount) ~ '^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$', false) as amount_is_number
-  from landing;
+  from landing
+offset 0;

@@ -2,8 +2,8 @@
 -- dialect (03_parse_values.postgresql.sql is PostgreSQL's; keep the two in step).
 -- Reads: landing, :now, :watermark.
 -- Writes: run_context (the run's clock limits and the watermark, read as UTC),
---         landing_typed (a view: landing plus event_ts_utc, NULL when not a real
---         time, and amount_is_number).
+--         landing_typed (a view: landing plus each field trimmed, NULL when empty,
+--         event_ts_utc, NULL when not a real time, and amount_is_number).
 --
 -- Accepted: YYYY-MM-DD, optionally [T ]HH:MM[:SS[.fff]], optionally Z or +HH:MM/-HH:MM.
 -- Stored: UTC 'YYYY-MM-DDTHH:MM:SS'; offsets are converted, a naive time is UTC,
@@ -32,12 +32,20 @@ select :now,
        strftime('%Y-%m-%dT%H:%M:%S', :watermark, '-' || :lookback_seconds || ' seconds');
 
 drop view if exists landing_typed;
+-- Every expression here is computed once per record: "limit -1 offset 0" keeps
+-- SQLite from copying them into each place stage 05 uses a column (it streams
+-- the rows instead). The common forms take one cheap test; anything else the
+-- full one. Function calls are what a million-record batch pays for here.
 create temp view landing_typed as
 select landing.*,
-       case when substr(ts, 1, 4) = '0000' then null
-            -- the common, already normalised form: one call checks and converts
-            when length(ts) = 19 and substr(ts, 11, 1) = 'T'
-                then case when strftime('%Y-%m-%dT%H:%M:%S', ts, '+0 seconds') = ts then ts end
+       nullif(trim(event_id), '') as event_id_text,
+       nullif(trim(event_ts), '') as event_ts_text,
+       nullif(trim(user_id), '')  as user_id_text,
+       nullif(trim(amount), '')   as amount_text,
+       case when event_ts >= '0001'  -- already 'YYYY-MM-DDTHH:MM:SS' (or with a space)
+                 and datetime(event_ts, '+0 seconds') = replace(event_ts, 'T', ' ')
+                then replace(event_ts, ' ', 'T')
+            when substr(ts, 1, 4) = '0000' then null
             when strftime(case when length(ts) >= 16 then '%Y-%m-%dT%H:%M' else '%Y-%m-%d' end,
                           substr(ts, 1, 16), '+0 seconds')
                  = replace(substr(ts, 1, 16), ' ', 'T')
@@ -45,9 +53,13 @@ select landing.*,
        end as event_ts_utc,
        -- digits, then optionally '.' and digits, after an optional sign:
        -- 12, -3.5, .5, 7. (no exponents, no thousands separators)
-       (number <> '' and number not glob '*[^0-9.]*' and number glob '*[0-9]*'
-        and number not glob '*.*.*') as amount_is_number
+       case when amount not glob '*[^0-9.]*' and amount glob '*[0-9]*' and amount not glob '*.*.*'
+                then 1  -- unsigned, no spaces: the common form
+            else (number <> '' and number not glob '*[^0-9.]*' and number glob '*[0-9]*'
+                  and number not glob '*.*.*')
+       end as amount_is_number
   from (select landing.*, trim(event_ts) as ts,
                case when substr(trim(amount), 1, 1) in ('+', '-') then substr(trim(amount), 2)
                     else trim(amount) end as number
-          from landing) as landing;
+          from landing) as landing
+ limit -1 offset 0;

@@ -38,7 +38,7 @@ def wait_for_status(loader, run_id: int, status: str, timeout: float = 30) -> No
 @pytest.fixture(scope="module")
 def big_batch(tmp_path_factory):
     path = tmp_path_factory.mktemp("batches") / "big.csv"
-    write_batch(path, 150_000, seed=3)
+    write_batch(path, 300_000, seed=3)
     return path
 
 
