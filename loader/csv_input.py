@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass
 from itertools import chain, count, repeat
 from operator import add
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 from .errors import Refused
 
@@ -34,16 +34,23 @@ class Record:
         return (self.line_no, self.raw, self.problem, *(self.fields if self.fields is not None else (None,) * width))
 
 
-def batches(records: Iterable[Record], width: int, size: int = 10_000) -> Iterator[list[tuple]]:
+class Batch(NamedTuple):
+    """Records as landing takes them: rows of (line_no, raw, problem, *fields). A plain
+    batch has no problems and leaves that column out (a NULL bound per record costs)."""
+    rows: list[tuple]
+    plain: bool = False
+
+
+def batches(records: Iterable[Record], width: int, size: int = 10_000) -> Iterator[Batch]:
     """Records as rows for landing, a batch at a time."""
-    batch = []
+    rows = []
     for record in records:
-        batch.append(record.row(width))
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+        rows.append(record.row(width))
+        if len(rows) == size:
+            yield Batch(rows)
+            rows = []
+    if rows:
+        yield Batch(rows)
 
 
 class _LineFeed:
@@ -78,7 +85,7 @@ class _LineFeed:
         self._lines = chain(lines, self._file)
 
 
-def read_csv(binary_file, source: str) -> tuple[list[str], Iterator[list[tuple]]]:
+def read_csv(binary_file, source: str) -> tuple[list[str], Iterator[Batch]]:
     """The normalised header and a lazy stream of the records after it, in batches."""
     feed = _LineFeed(iter(binary_file))
     reader = csv.reader(feed, strict=True)
@@ -97,8 +104,8 @@ def read_csv(binary_file, source: str) -> tuple[list[str], Iterator[list[tuple]]
 CHUNK_BYTES = 1 << 20
 
 
-def _batches(binary_file, reader, feed: _LineFeed, width: int) -> Iterator[list[tuple]]:
-    """Rows for landing, (line_no, raw, problem, *fields), a chunk of lines at a time.
+def _batches(binary_file, reader, feed: _LineFeed, width: int) -> Iterator[Batch]:
+    """Rows for landing, a chunk of lines at a time.
 
     Most chunks are plain: valid UTF-8, no NUL, one line per record. They are
     parsed with one csv.reader call and no Python code per record, which is
@@ -111,18 +118,18 @@ def _batches(binary_file, reader, feed: _LineFeed, width: int) -> Iterator[list[
             feed.line_no += len(lines)
         else:
             feed.read_first(lines)
-            batch = []
+            batch = Batch([])
             # a record that starts in this chunk may end after it (a quoted newline)
             while feed.line_no < first + len(lines) - 1:
                 record = _next_record(reader, feed)
                 if record is None:
                     break
-                batch.append(_checked(record, width).row(width))
-        if batch:
+                batch.rows.append(_checked(record, width).row(width))
+        if batch.rows:
             yield batch
 
 
-def _plain_batch(lines: list[bytes], first_line_no: int, width: int) -> list[tuple] | None:
+def _plain_batch(lines: list[bytes], first_line_no: int, width: int) -> Batch | None:
     """The chunk's rows, or None if it is not plain (see _batches)."""
     if width < 2 or b"\x00" in b"".join(lines):
         return None  # (with one column a blank line would parse as a record)
@@ -134,15 +141,15 @@ def _plain_batch(lines: list[bytes], first_line_no: int, width: int) -> list[tup
     if len(fields) != len(text):
         return None  # some record spans lines
     raws = list(map(str.rstrip, text, repeat("\r\n")))
-    rows = list(map(add, zip(count(first_line_no), raws, repeat(None)), map(tuple, fields)))
     if min(map(len, fields)) == max(map(len, fields)) == width:
-        return rows
+        return Batch(list(map(add, zip(count(first_line_no), raws), map(tuple, fields))), plain=True)
     # the rare record with the wrong number of fields, and blank lines (not records)
+    rows = list(map(add, zip(count(first_line_no), raws, repeat(None)), map(tuple, fields)))
     for i, record in enumerate(fields):
         if len(record) != width:
             rows[i] = None if not raws[i].strip() else \
                 Record(first_line_no + i, raws[i], _wrong_width(record, width), None).row(width)
-    return [row for row in rows if row is not None]
+    return Batch([row for row in rows if row is not None])
 
 
 def _checked(record: Record, width: int) -> Record:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import csv_input, jsonl_input
-from .csv_input import Record
+from .csv_input import Batch, Record
 from .errors import Refused
 
 STDIN = "-"
@@ -21,7 +21,7 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson")
 class Inputs:
     format: str                                  # csv | jsonl
     header: list[str]
-    files: list[tuple[str, Iterator[list[tuple]]]]  # (source, batches of rows for landing)
+    files: list[tuple[str, Iterator[Batch]]]    # (source, batches of rows for landing)
 
     @property
     def source(self) -> str:
@@ -71,7 +71,7 @@ class Inputs:
                     fields = [by_name.get(name) for name in header]
             records.append((source, Record(line_no, raw, problem, fields).row(len(header))))
         # landing takes one stream per source; a replay keeps each record's own file and line
-        return cls("replay", header, [(source, iter([[row]])) for source, row in records])
+        return cls("replay", header, [(source, iter([Batch([row])])) for source, row in records])
 
 
 def format_of(source: str) -> str:

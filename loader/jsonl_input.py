@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Iterator
 
-from .csv_input import Record, batches, check_header
+from .csv_input import Batch, Record, batches, check_header
 from .errors import Refused
 
 
@@ -38,7 +38,7 @@ def as_text(value) -> str | None:
     return json.dumps(value, ensure_ascii=False)  # a nested object or list, as JSON text
 
 
-def read_jsonl(binary_file, source: str) -> tuple[list[str], Iterator[list[tuple]]]:
+def read_jsonl(binary_file, source: str) -> tuple[list[str], Iterator[Batch]]:
     lines = _lines(binary_file)
     first = next(lines, None)
     if first is None:

@@ -10,9 +10,11 @@ from itertools import count, repeat
 from operator import add
 from typing import Iterable
 
+from .csv_input import Batch
+
 # The landing table's own columns and their types; header names may not start with '_'.
 OWN_COLUMNS = {"_record_no": "integer primary key", "_source": "text", "_line_no": "integer",
-               "_raw": "text", "_problem": "text"}
+               "_raw": "text", "_problem": "text"}  # (_problem last: a plain batch leaves it out)
 
 
 def quote_identifier(name: str) -> str:
@@ -29,16 +31,14 @@ def create_landing(db, header: list[str]) -> None:
     db.land("landing_columns", ["name"], ((n,) for n in header))
 
 
-def land(db, header: list[str], batches: Iterable[list[tuple]], source: str, first_record_no: int) -> int:
-    """Stream batches of rows (line_no, raw, problem, *fields) into landing, numbering
-    the records from first_record_no; returns the next record number."""
-    next_record = [first_record_no]
-
-    def rows():
-        for batch in batches:
-            # (record_no, source) + each row, built in C: no Python code per record
-            yield from map(add, zip(count(next_record[0]), repeat(source)), batch)
-            next_record[0] += len(batch)
-
-    db.land("landing", [*OWN_COLUMNS, *map(quote_identifier, header)], rows())
-    return next_record[0]
+def land(db, header: list[str], batches: Iterable[Batch], source: str, first_record_no: int) -> int:
+    """Stream the batches into landing, numbering the records from first_record_no;
+    returns the next record number."""
+    record_no = first_record_no
+    fields = list(map(quote_identifier, header))
+    for batch in batches:
+        own = [*OWN_COLUMNS][:4] if batch.plain else [*OWN_COLUMNS]  # a plain batch has no _problem
+        # (record_no, source) + each row, built in C: no Python code per record
+        db.land("landing", own + fields, map(add, zip(count(record_no), repeat(source)), batch.rows))
+        record_no += len(batch.rows)
+    return record_no

@@ -32,7 +32,7 @@ class BarProgress(Progress):
                                file=sys.stderr, mininterval=0.5, leave=False)
         for batch in batches:
             yield batch
-            self._bar.update(len(batch))
+            self._bar.update(len(batch.rows))
 
     def stage(self, name: str) -> None:
         if self._bar is not None:

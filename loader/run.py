@@ -9,6 +9,7 @@ A dry run does both in one transaction, reads the summary, and rolls back.
 
 from __future__ import annotations
 
+import gc
 import socket
 import time
 from contextlib import contextmanager
@@ -166,6 +167,10 @@ class Run:
 
     def _land(self, inputs: Inputs) -> None:
         next_record = 1
+        # Reading allocates a few objects per record, none in a cycle: reference
+        # counting frees them, and the cycle collector would only keep rescanning
+        # them (a third of the reading time for a million records).
+        gc.disable()
         try:
             landing.create_landing(self.db, inputs.header)
             for source, records in inputs.files:
@@ -178,6 +183,8 @@ class Run:
             raise StageFailed(f"landing {inputs.source}: {str(exc).strip()}") from None
         except (OSError, EOFError) as exc:  # e.g. a gzip file that is cut short
             raise Refused(f"cannot read input {inputs.source}: {exc}") from None
+        finally:
+            gc.enable()
 
     def _check_refusals(self, path: Path) -> None:
         rows = self._execute_all(self.plan.hooks["refusals"])

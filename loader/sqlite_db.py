@@ -46,7 +46,9 @@ class SQLiteEngine:
             # so Ctrl-C and SIGTERM are handled while waiting for another run
             self.conn = sqlite3.connect(path, isolation_level=None, timeout=0.2)
             # WAL lets people read the database (sqlite3 shell) while a load runs.
-            self.conn.execute("pragma journal_mode = wal")
+            # (Switching a new file to WAL takes a lock: a second run starting at
+            # the same moment waits for it like for any other run.)
+            self._while_locked(lambda: self.conn.execute("pragma journal_mode = wal"))
             # 24 MiB of page cache (the default is 2 MiB) keeps more of the indexes
             # a large batch updates in memory; a fixed size, so memory stays flat
             # however large the batch (48 MiB took a 10M-record run past 100 MiB).
@@ -64,10 +66,14 @@ class SQLiteEngine:
     def begin(self) -> None:
         # IMMEDIATE takes the write lock now, waiting up to the lock timeout,
         # so two runs never interleave and neither deadlocks halfway through.
+        self._while_locked(lambda: self.cursor.execute("begin immediate"))
+
+    def _while_locked(self, step) -> None:
+        """Retry step while another connection holds the lock, up to the lock timeout."""
         deadline = time.monotonic() + self.lock_timeout
         while True:
             try:
-                self.cursor.execute("begin immediate")
+                step()
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() >= deadline:

@@ -25,3 +25,7 @@ update run_batch
                   and newer.event_id = run_batch.event_id
                   and (newer.event_ts > run_batch.event_ts
                        or (newer.event_ts = run_batch.event_ts and newer.record_no > run_batch.record_no)));
+
+-- Done with it: later stages decide the other records, and each decision
+-- would otherwise also have to take the record out of this index.
+drop index run_batch_by_key;

@@ -25,7 +25,9 @@ def rows_record_by_record(data: bytes) -> tuple[list[str], list[tuple]]:
 
 def rows_as_loaded(data: bytes) -> tuple[list[str], list[tuple]]:
     header, batches = csv_input.read_csv(io.BytesIO(data), "test.csv")
-    return header, [row for batch in batches for row in batch]
+    # a plain batch leaves out the problem column: put it back to compare
+    return header, [row if not batch.plain else (*row[:2], None, *row[2:])
+                    for batch in batches for row in batch.rows]
 
 
 @settings(max_examples=400, deadline=None)
@@ -40,8 +42,8 @@ def test_fast_path_gives_the_same_rows_as_reading_record_by_record(body, chunk):
 
 
 def test_plain_chunks_take_the_fast_path_and_odd_ones_do_not():
-    assert csv_input._plain_batch([b"k,1\n", b"j,2\n"], 2, 2) == [(2, "k,1", None, "k", "1"),
-                                                                   (3, "j,2", None, "j", "2")]
+    assert csv_input._plain_batch([b"k,1\n", b"j,2\n"], 2, 2) == (
+        [(2, "k,1", "k", "1"), (3, "j,2", "j", "2")], True)
     for odd in ([b'"k\n', b'",1\n'], [b"k,\xff\n"], [b"k,\x00\n"]):
         assert csv_input._plain_batch(odd, 2, 2) is None
 
