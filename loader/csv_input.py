@@ -81,7 +81,7 @@ class _LineFeed:
         return line
 
     def read_first(self, lines: list[bytes]) -> None:
-        """Read these lines, then go on with the file."""
+        """Read these lines (taken from the file already), then go on with the file."""
         self._lines = chain(lines, self._file)
 
 
@@ -107,20 +107,21 @@ CHUNK_BYTES = 1 << 20
 def _batches(binary_file, reader, feed: _LineFeed, width: int) -> Iterator[Batch]:
     """Rows for landing, a chunk of lines at a time.
 
-    Most chunks are plain: valid UTF-8, no NUL, one line per record. They are
-    parsed with one csv.reader call and no Python code per record, which is
-    most of what reading a million records costs. Any other chunk is read
-    record by record, exactly as before; both ways give the same rows."""
+    Most chunks are simple: valid UTF-8, no NUL, one line per record. They are
+    read in one pass, one csv.reader call and no Python code per record (which
+    is most of what reading a million records costs). Any other chunk is read
+    record by record, exactly as before; both ways give the same rows
+    (tests/test_csv_reading.py)."""
     while lines := binary_file.readlines(CHUNK_BYTES):
-        first = feed.line_no + 1
-        batch = _plain_batch(lines, first, width)
+        first, last = feed.line_no + 1, feed.line_no + len(lines)
+        batch = _one_pass_batch(lines, first, width)
         if batch is not None:
-            feed.line_no += len(lines)
+            feed.line_no = last
         else:
             feed.read_first(lines)
             batch = Batch([])
             # a record that starts in this chunk may end after it (a quoted newline)
-            while feed.line_no < first + len(lines) - 1:
+            while feed.line_no < last:
                 record = _next_record(reader, feed)
                 if record is None:
                     break
@@ -129,8 +130,9 @@ def _batches(binary_file, reader, feed: _LineFeed, width: int) -> Iterator[Batch
             yield batch
 
 
-def _plain_batch(lines: list[bytes], first_line_no: int, width: int) -> Batch | None:
-    """The chunk's rows, or None if it is not plain (see _batches)."""
+def _one_pass_batch(lines: list[bytes], first_line_no: int, width: int) -> Batch | None:
+    """The chunk's rows read in one pass, or None if it must be read record by record
+    (see _batches). The batch is plain unless a record has the wrong number of fields."""
     if width < 2 or b"\x00" in b"".join(lines):
         return None  # (with one column a blank line would parse as a record)
     try:

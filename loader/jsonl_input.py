@@ -23,6 +23,8 @@ def parse_object(raw: str, header: list[str] | None) -> tuple[dict | None, str |
     if not isinstance(value, dict):
         return None, "is not a JSON object"
     value = {key.strip().lower(): as_text(v) for key, v in value.items()}
+    if any(v is not None and "\x00" in v for v in value.values()):
+        return None, "contains a NUL byte (\\u0000)"  # as a NUL byte in the file is
     if header is not None:
         extra = [key for key in value if key not in header]
         if extra:

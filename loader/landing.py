@@ -14,7 +14,7 @@ from .csv_input import Batch
 
 # The landing table's own columns and their types; header names may not start with '_'.
 OWN_COLUMNS = {"_record_no": "integer primary key", "_source": "text", "_line_no": "integer",
-               "_raw": "text", "_problem": "text"}  # (_problem last: a plain batch leaves it out)
+               "_raw": "text", "_problem": "text"}
 
 
 def quote_identifier(name: str) -> str:
@@ -37,7 +37,7 @@ def land(db, header: list[str], batches: Iterable[Batch], source: str, first_rec
     record_no = first_record_no
     fields = list(map(quote_identifier, header))
     for batch in batches:
-        own = [*OWN_COLUMNS][:4] if batch.plain else [*OWN_COLUMNS]  # a plain batch has no _problem
+        own = [c for c in OWN_COLUMNS if not (batch.plain and c == "_problem")]
         # (record_no, source) + each row, built in C: no Python code per record
         db.land("landing", own + fields, map(add, zip(count(record_no), repeat(source)), batch.rows))
         record_no += len(batch.rows)

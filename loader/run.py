@@ -170,6 +170,7 @@ class Run:
         # Reading allocates a few objects per record, none in a cycle: reference
         # counting frees them, and the cycle collector would only keep rescanning
         # them (a third of the reading time for a million records).
+        collecting = gc.isenabled()
         gc.disable()
         try:
             landing.create_landing(self.db, inputs.header)
@@ -184,7 +185,8 @@ class Run:
         except (OSError, EOFError) as exc:  # e.g. a gzip file that is cut short
             raise Refused(f"cannot read input {inputs.source}: {exc}") from None
         finally:
-            gc.enable()
+            if collecting:
+                gc.enable()
 
     def _check_refusals(self, path: Path) -> None:
         rows = self._execute_all(self.plan.hooks["refusals"])

@@ -3,7 +3,7 @@
 -- Reads: landing, :now, :watermark.
 -- Writes: run_context (the run's clock limits and the watermark, read as UTC),
 --         landing_typed (a view: landing plus each field trimmed, NULL when empty,
---         event_ts_utc, NULL when not a real time, and amount_is_number).
+--         _event_ts_utc, NULL when not a real time, and _amount_is_number).
 --
 -- A cast of a bad timestamp raises an error in PostgreSQL instead of giving
 -- NULL, so the shape is checked with a regular expression first and an
@@ -42,15 +42,16 @@ select cast(:now as text),
 drop view if exists landing_typed;
 -- "offset 0" keeps PostgreSQL from copying these expressions into each place
 -- stage 05 uses a column: each is computed once per record.
+-- The derived columns start with '_', as landing's own do: no input column can.
 create temp view landing_typed as
 select landing.*,
-       nullif(trim(event_id), '') as event_id_text,
-       nullif(trim(event_ts), '') as event_ts_text,
-       nullif(trim(user_id), '')  as user_id_text,
-       nullif(trim(amount), '')   as amount_text,
-       pg_temp.utc_text(trim(event_ts)) as event_ts_utc,
+       nullif(trim(event_id), '') as _event_id_text,
+       nullif(trim(event_ts), '') as _event_ts_text,
+       nullif(trim(user_id), '')  as _user_id_text,
+       nullif(trim(amount), '')   as _amount_text,
+       pg_temp.utc_text(trim(event_ts)) as _event_ts_utc,
        -- digits, then optionally '.' and digits, after an optional sign:
        -- 12, -3.5, .5, 7. (no exponents, no thousands separators)
-       coalesce(trim(amount) ~ '^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$', false) as amount_is_number
+       coalesce(trim(amount) ~ '^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$', false) as _amount_is_number
   from landing
 offset 0;

@@ -4,7 +4,8 @@
 
 -- The undecided records sorted by key, newest last: each record finds the
 -- newer record for its key (and a loser its winner) with one index probe,
--- instead of the whole batch going through a window sort.
+-- instead of the whole batch going through a window sort. (PostgreSQL keeps
+-- the window sort: see 08_dedupe_batch.postgresql.sql.)
 create index run_batch_by_key on run_batch (event_id, event_ts, record_no) where outcome is null;
 
 update run_batch

@@ -110,6 +110,28 @@ def test_nul_bytes_are_rejected(loader):
         ("k1,2025-01-01T00:00:00,a\\x00b,1", "contains a NUL byte")]
 
 
+def test_a_nul_escaped_in_json_is_rejected_like_a_nul_byte(loader):
+    path = loader.tmp / "nul.jsonl"
+    path.write_text('{"event_id": "k1", "event_ts": "2025-01-01T00:00:00", "user_id": "u", "amount": 1}\n'
+                    '{"event_id": "k2", "event_ts": "2025-01-01T00:00:00\\u0000 not a time", "user_id": "u", "amount": 1}\n')
+    summary = accepted(loader, path)
+    assert (summary["loaded"], summary["rejected"]) == (1, 1)
+    assert loader.rows("select reason from dead_letter") == [("contains a NUL byte (\\u0000)",)]
+
+
+def test_extra_columns_named_like_the_stages_own_change_nothing(loader):
+    # the derived columns of stage 03 (trimmed text, the UTC time, the number check) must not be
+    # shadowed by input columns of the same names
+    header = "event_id,event_ts,user_id,amount,amount_text,user_id_text,ts,number,event_ts_utc,amount_is_number\n"
+    summary = accepted(loader, loader.batch("e1,2025-01-15T12:00:00,u1,5,999,someone-else,2020-01-01,7,2020-01-01T00:00:00,0",
+                                            "e2,2025-01-15T12:00:00,u2,abc,7,x,2020-01-01,7,2020-01-01T00:00:00,1",
+                                            header=header))
+    assert (summary["loaded"], summary["rejected"]) == (1, 1)
+    assert loader.rows("select event_id, event_ts, user_id, amount from events") == [
+        ("e1", "2025-01-15T12:00:00", "u1", 5)]
+    assert loader.rows("select reason from dead_letter") == [("amount is not a number: abc",)]
+
+
 def test_a_field_of_several_megabytes_is_data(loader):
     big = "x" * (5 * 1024 * 1024)
     summary = accepted(loader, write(loader, "big.csv", (HEADER + f"k1,2025-01-01T00:00:00,{big},1\n").encode()))

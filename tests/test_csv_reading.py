@@ -42,8 +42,8 @@ def test_fast_path_gives_the_same_rows_as_reading_record_by_record(body, chunk):
 
 
 def test_plain_chunks_take_the_fast_path_and_odd_ones_do_not():
-    assert csv_input._plain_batch([b"k,1\n", b"j,2\n"], 2, 2) == (
+    assert csv_input._one_pass_batch([b"k,1\n", b"j,2\n"], 2, 2) == (
         [(2, "k,1", "k", "1"), (3, "j,2", "j", "2")], True)
     for odd in ([b'"k\n', b'",1\n'], [b"k,\xff\n"], [b"k,\x00\n"]):
-        assert csv_input._plain_batch(odd, 2, 2) is None
+        assert csv_input._one_pass_batch(odd, 2, 2) is None
 

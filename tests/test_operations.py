@@ -43,7 +43,7 @@ def test_dry_run_tries_an_edited_stage_without_trusting_it(loader):
     loader.run(SAMPLE)
     sql = loader.copy_sql()
     stage = sql / "05_stage_records.sql"
-    stage.write_text(stage.read_text().replace("then 'amount is not a number: ' || amount_text",
+    stage.write_text(stage.read_text().replace("then 'amount is not a number: ' || _amount_text",
                                                "then null"))  # a rule edit: let bad amounts through
     before = snapshot(loader)
     dry = loader.run(loader.batch("k,2025-01-16T00:00:00,u,abc"), "--dry-run")
@@ -93,9 +93,9 @@ def test_replay_ignores_the_watermark_but_not_the_upsert_guard(loader):
     sql = loader.copy_sql()                                             # the rule is fixed:
     stage = sql / "05_stage_records.sql"                               # amounts may be words
     stage.write_text(stage.read_text().replace(
-        "case when amount_is_number then cast(amount_text as numeric) end",
-        "case when amount_is_number then cast(amount_text as numeric) else 0 end").replace(
-        "then 'amount is not a number: ' || amount_text", "then null"))
+        "case when _amount_is_number then cast(_amount_text as numeric) end",
+        "case when _amount_is_number then cast(_amount_text as numeric) else 0 end").replace(
+        "then 'amount is not a number: ' || _amount_text", "then null"))
     s = loader.run("--replay-dead-letters").summary
     assert (s["staged"], s["stale"], s["dead_letters_resolved"]) == (1, 1, 1)   # not skipped: stale
     assert loader.events()["k"] == ("2025-01-12T00:00:00", "newer", 1)
