@@ -1,10 +1,11 @@
 """Load batches of keyed, timestamped records into a database, safely.
 
     python runner.py data/sample_input.txt
+    python runner.py data/orders_sample.csv --feed orders
     python runner.py batch.csv --db other.db --output results.json --report
-    python runner.py --repair-watermark --db other.db
+    python runner.py --repair-watermark --db other.db --feed events
 
-The rules live in sql/NN_*.sql; this file only parses arguments, hands them to
+The rules live in sql/NN_*.sql and a feed's shape in sql/feeds/NAME.sql; this file only parses arguments, hands them to
 loader/commands.py and turns what happened into an exit code (README.md).
 """
 
@@ -25,14 +26,14 @@ HERE = Path(__file__).resolve().parent
 EXIT_CODES = """exit codes:
   0  the command succeeded (a run may have rejected records: see the summary)
   1  a SQL stage failed: the run was rolled back and logged as failed
-  2  refused: bad arguments, unreadable input or SQL files, or a stage refused
-     the run (e.g. a corrupted watermark); no data was changed
+  2  refused: bad arguments, unreadable input, SQL files or feed definition, or a
+     stage refused the run (e.g. a corrupted watermark); no data was changed
   3  the database cannot be used (not SQLite, damaged, read-only, missing directory, disk full)
   4  another run held the database longer than --lock-timeout
   5  the run was committed, but --output could not be written
   130 interrupted (Ctrl-C), 143 terminated (SIGTERM): rolled back, logged as failed"""
 
-COMMANDS = ("repair_watermark", "replay_dead_letters", "trace", "runs")
+COMMANDS = ("repair_watermark", "replay_dead_letters", "trace", "runs", "upgrade")
 MAX_LOOKBACK_DAYS = 10_000  # about 27 years; keeps the seconds within a 32-bit integer
 
 
@@ -42,6 +43,9 @@ def parse_args(argv):
         "stages in sql/.", epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="*", metavar="INPUT",
                         help="CSV (header row) or JSON Lines files, .gz read transparently; - for stdin")
+    parser.add_argument("--feed", metavar="NAME|PATH",
+                        help="the feed: its definition sql/feeds/NAME.sql (under --sql-dir), or a path to one "
+                             "anywhere (default: events, the sample's)")
     parser.add_argument("--db", default=os.environ.get("DATABASE_URL") or str(HERE / "data" / "pipeline.db"),
                         help="a SQLite file or a postgresql:// URL (default: $DATABASE_URL, "
                              "else data/pipeline.db)")
@@ -67,19 +71,24 @@ def parse_args(argv):
                        help="send the open dead letters through the current stages as a run of their own")
     other.add_argument("--repair-watermark", action="store_true",
                        help="restore the watermark from run_log (or events) and exit")
-    other.add_argument("--trace", metavar="KEY", help="the story of one key across every run")
-    other.add_argument("--runs", action="store_true", help="the run history as a table")
+    other.add_argument("--trace", metavar="KEY", nargs="+",
+                       help="the story of one key of the feed across every run (a key of several columns: "
+                            "its values in key order, or its text form '[\"S1\",\"O-1001\"]')")
+    other.add_argument("--runs", action="store_true", help="the run history as a table (of every feed, "
+                       "unless --feed names one)")
+    other.add_argument("--upgrade", action="store_true",
+                       help="upgrade the database's schema in place (the next load would) and exit")
     args = parser.parse_args(argv)
 
     chosen = [name for name in COMMANDS if getattr(args, name)]
     args.command = chosen[0] if chosen else "load"
     if len(chosen) > 1:
-        parser.error("choose one of --replay-dead-letters, --repair-watermark, --trace, --runs")
+        parser.error("choose one of --replay-dead-letters, --repair-watermark, --trace, --runs, --upgrade")
     if chosen and args.inputs:
         parser.error(f"--{chosen[0].replace('_', '-')} takes no input files")
     if not chosen and not args.inputs:
         parser.error("give an input file (e.g. data/sample_input.txt), or one of the other commands")
-    if args.dry_run and args.command in ("repair_watermark", "trace", "runs"):
+    if args.dry_run and args.command in ("repair_watermark", "trace", "runs", "upgrade"):
         parser.error("--dry-run applies to loads and --replay-dead-letters")
     if not 0 <= args.lock_timeout <= 86400:
         parser.error("--lock-timeout is a number of seconds between 0 and 86400")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -13,8 +14,13 @@ from .engines import engine_name, open_database
 from .errors import Refused
 from .inputs import Inputs
 from .plan import Plan
+from .postgres_db import hide_password
 from .progress import BarProgress, Progress
 from .run import Run
+from .sqlite_db import key_text
+
+
+DEFAULT_SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 
 @dataclass
@@ -26,7 +32,7 @@ def load(args, outcome: Outcome) -> None:
     plan, now = _plan_and_clock(args)
     inputs = Inputs.open(args.inputs, args.format)
     db = open_database(args.db, args.lock_timeout)
-    run = Run(db, plan, now, args.lookback_seconds, _progress(args))
+    run = _run(args, db, plan, now, args.lookback_seconds)
     summary = run.load(inputs, dry_run=args.dry_run)
     outcome.committed = not args.dry_run
     _report_run(args, run, summary)
@@ -35,10 +41,10 @@ def load(args, outcome: Outcome) -> None:
 
 def replay_dead_letters(args, outcome: Outcome) -> None:
     plan, now = _plan_and_clock(args)
-    run = Run(open_database(args.db, args.lock_timeout, must_exist=True), plan, now, progress=_progress(args))
+    run = _run(args, open_database(args.db, args.lock_timeout, must_exist=True), plan, now)
     summary = run.replay_dead_letters(dry_run=args.dry_run)
     if summary is None:
-        _say(args, "no open dead letters: nothing to replay")
+        _say(args, f"no open dead letters for the feed {plan.feed.name}: nothing to replay")
         print(json.dumps({"replayed": 0}, indent=2))
         return
     outcome.committed = not args.dry_run
@@ -47,18 +53,33 @@ def replay_dead_letters(args, outcome: Outcome) -> None:
 
 def repair_watermark(args, outcome: Outcome) -> None:
     plan, now = _plan_and_clock(args)
-    result = Run(open_database(args.db, args.lock_timeout), plan, now).repair_watermark()
+    result = {"feed": plan.feed.name, **_run(args, open_database(args.db, args.lock_timeout), plan, now)
+              .repair_watermark()}
     outcome.committed = True
     _say(args, report.repair_line(result))
     print(json.dumps(result, indent=2))
 
 
+def upgrade(args, outcome: Outcome) -> None:
+    plan, now = _plan_and_clock(args)
+    result = _run(args, open_database(args.db, args.lock_timeout, must_exist=True), plan, now).upgrade()
+    outcome.committed = True
+    if result["schema_version_before"] == result["schema_version"]:
+        _say(args, f"{args.db}: the schema is up to date (version {result['schema_version']})")
+    print(json.dumps(result, indent=2))
+
+
 def trace(args, outcome: Outcome) -> None:
     plan, now = _plan_and_clock(args)
-    run = Run(open_database(args.db, args.lock_timeout, must_exist=True), plan, now)
-    history = run.read_only_query("trace", key=args.trace)
-    current = run.read_only_query("trace_row", key=args.trace)
-    result = {"event_id": args.trace, "current": current[0] if current else None, "history": history}
+    run = _run(args, open_database(args.db, args.lock_timeout, must_exist=True), plan, now)
+    run.check_readable("--trace")
+    # several values are the parts of a key of several columns, in key order
+    key = args.trace[0] if len(args.trace) == 1 else key_text(*args.trace)
+    history = run.read_only_query("trace", key=key)
+    current, target_exists = run.current_row(key)
+    feed = plan.feed
+    result = {"feed": feed.name, "key_columns": feed.key_columns, "key": key, "target": feed.target,
+              "target_exists": target_exists, "current": current, "history": history}
     print(report.trace_text(result))
     if args.output:
         report.write_json(args.output, result)
@@ -66,10 +87,27 @@ def trace(args, outcome: Outcome) -> None:
 
 def runs(args, outcome: Outcome) -> None:
     plan, now = _plan_and_clock(args)
-    history = Run(open_database(args.db, args.lock_timeout, must_exist=True), plan, now).read_only_query("history")
+    run = _run(args, open_database(args.db, args.lock_timeout, must_exist=True), plan, now)
+    run.check_readable("--runs")
+    # every feed's runs, unless --feed names one
+    history = run.read_only_query("history", only_feed=plan.feed.name if args.feed else None)
     print(report.runs_table(history))
     if args.output:
         report.write_json(args.output, {"runs": history})
+
+
+def _run(args, db, plan: Plan, now: str, lookback_seconds: int = 0) -> Run:
+    return Run(db, plan, now, lookback_seconds, _progress(args), runner_options=runner_options(args, plan),
+               notify=lambda message: _say(args, message))
+
+
+def runner_options(args, plan: Plan) -> str:
+    """The options that point another command at the same database and feed, for messages
+    that suggest one (e.g. --repair-watermark after a corrupted watermark)."""
+    options = ["--db", hide_password(args.db), "--feed", args.feed or plan.feed.name]
+    if Path(args.sql_dir).resolve() != DEFAULT_SQL_DIR:
+        options += ["--sql-dir", args.sql_dir]
+    return " ".join(map(shlex.quote, options))
 
 
 def _report_run(args, run: Run, summary: dict) -> None:
@@ -79,6 +117,8 @@ def _report_run(args, run: Run, summary: dict) -> None:
         summary["lineage_by_step"] = by_step
         _say(args, report.lineage_table(summary["run_id"], by_step))
     _say(args, ("dry run, nothing kept: " if args.dry_run else "") + report.summary_line(summary))
+    if summary["unused_columns"]:
+        _say(args, report.unused_columns_line(summary, run.plan.feed))
     print(json.dumps(summary, indent=2, default=report.json_value), flush=True)
     if args.output:
         runs = run.read_only_query("history")
@@ -87,7 +127,7 @@ def _report_run(args, run: Run, summary: dict) -> None:
 
 
 def _plan_and_clock(args) -> tuple[Plan, str]:
-    return Plan.read(Path(args.sql_dir), engine_name(args.db)), run_clock(args.now)
+    return Plan.read(Path(args.sql_dir), engine_name(args.db), args.feed), run_clock(args.now)
 
 
 def _progress(args) -> Progress:

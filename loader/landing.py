@@ -1,7 +1,7 @@
 """Lands the input records as text in a temporary table named by the header.
 
 The runner knows no column names: whatever the header says becomes a column
-of `landing`, and the SQL stages give the text its meaning.
+of `landing`, and the feed's definition gives the text its meaning.
 """
 
 from __future__ import annotations
@@ -21,14 +21,17 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def create_landing(db, header: list[str]) -> None:
+def create_landing(db, header: list[str], feed_columns: list[str]) -> None:
+    """landing, empty; landing_columns (the header) and feed_input_columns (what the
+    feed declares it reads), both with each name's position, for stage 02 to compare."""
     columns = [f"{name} {kind}" for name, kind in OWN_COLUMNS.items()] + \
               [f"{quote_identifier(n)} text" for n in header]
     db.cursor.execute("drop table if exists landing")
     db.cursor.execute(f"create temp table landing ({', '.join(columns)})")
-    db.cursor.execute("drop table if exists landing_columns")
-    db.cursor.execute("create temp table landing_columns (name text not null)")
-    db.land("landing_columns", ["name"], ((n,) for n in header))
+    for table, names in (("landing_columns", header), ("feed_input_columns", feed_columns)):
+        db.cursor.execute(f"drop table if exists {table}")
+        db.cursor.execute(f"create temp table {table} (name text not null, position integer not null)")
+        db.land(table, ["name", "position"], ((n, i) for i, n in enumerate(names, start=1)))
 
 
 def land(db, header: list[str], batches: Iterable[Batch], source: str, first_record_no: int) -> int:

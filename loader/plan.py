@@ -5,33 +5,72 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import feed as feeds
 from .errors import Refused
-from .sql_files import STAGE_NAME, Statement, check_params, discover_stages, for_engine, split_file
+from .feed import Feed
+from .sql_files import STAGE_NAME, Statement, check_params, discover_stages, discover_upgrades, for_engine, \
+    split_file
 
-# The named parameters bound to every statement.
-STAGE_PARAMS = {"run_id", "now", "source", "watermark", "lookback_seconds"}
-# The runner's own statements (sql/run/) also get these.
-HOOK_PARAMS = STAGE_PARAMS | {"kind", "format", "header", "host", "pid", "error", "key"}
+# The named parameters bound to every statement: the run's, and the feed's (feed.Feed.params).
+STAGE_PARAMS = {"run_id", "now", "source", "watermark", "lookback_seconds", "runner_options",
+                "feed", "target", "key_columns", "timestamp_column", "timestamp_format", "feed_definition"}
+# The runner's own statements (sql/run/) and the feed's trace section also get these.
+HOOK_PARAMS = STAGE_PARAMS | {"kind", "format", "header", "host", "pid", "error", "key", "only_feed",
+                              "schema_version", "description"}
 
-HOOKS = ("open", "failed", "read_watermark", "refusals", "summary", "lineage_by_step",
-         "history", "repair_watermark", "replay_source", "trace", "trace_row")
+HOOKS = ("schema_tables", "schema_version", "record_schema_version", "functions", "open", "failed",
+         "read_watermark", "refusals", "summary", "lineage_by_step", "history", "repair_watermark",
+         "replay_source", "trace")
+
+# Where a feed's sections run among the numbered stages: right after the stage numbered here.
+# (02 checks that the input has the feed's columns before its views are built on them;
+# the upsert follows 09, which decides each record's outcome.) Its target section runs
+# with the schema stage, in the opening transaction.
+FEED_SECTIONS_AFTER = {"records": 2, "upsert": 9}
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str                      # what progress, timings and errors call it
+    statements: list[Statement]
 
 
 @dataclass(frozen=True)
 class Plan:
-    schema: list[Statement]               # the first stage: runs in the opening transaction
-    stages: list[tuple[Path, list[Statement]]]   # the rest: one transaction
+    schema: list[Statement]        # the first stage: runs in the opening transaction
+    stages: list[Step]             # the rest, with the feed's sections in place: one transaction
     hooks: dict[str, list[Statement]]
+    upgrades: list[tuple[int, Path, list[Statement]]]   # (version, file, statements), oldest first
+    feed: Feed
+
+    @property
+    def schema_version(self) -> int:
+        """The version this release's schema stage creates: the newest upgrade's."""
+        return self.upgrades[-1][0] if self.upgrades else 1
 
     @classmethod
-    def read(cls, sql_dir: Path, engine: str) -> "Plan":
+    def read(cls, sql_dir: Path, engine: str, feed_option: str | None = None) -> "Plan":
         files = discover_stages(sql_dir, engine)
-        stages = [(path, split_file(path)) for path in files]
-        hooks = {name: split_file(for_engine(sql_dir / "run" / f"{name}.sql", engine)) for name in HOOKS}
-        for _, statements in stages:
-            check_params(statements, STAGE_PARAMS)
-        for statements in hooks.values():
-            check_params(statements, HOOK_PARAMS)
         if not STAGE_NAME.match(files[0].name).group(1).lstrip("0") == "1":
             raise Refused(f"{sql_dir} has no stage 01: the schema stage, which creates the tables")
-        return cls(schema=stages[0][1], stages=stages[1:], hooks=hooks)
+        feed_path = feeds.find(feed_option, sql_dir)
+        feed = feeds.read(feed_path, engine, by_name=None if feed_option and feeds.is_path(feed_option)
+                          else feed_option or feeds.DEFAULT_FEED)
+        stages = []
+        for path in files[1:]:
+            stages.append(Step(path.name, split_file(path)))
+            number = int(path.name.split("_", 1)[0])
+            stages += [Step(f"{feed_path.parent.name}/{feed_path.name}: {section}", feed.sections[section])
+                       for section, after in FEED_SECTIONS_AFTER.items() if after == number]
+        if len(stages) != len(files) - 1 + len(FEED_SECTIONS_AFTER):
+            raise Refused(f"{sql_dir} lacks a stage numbered "
+                          + " or ".join(f"{n:02d}" for n in sorted(set(FEED_SECTIONS_AFTER.values())))
+                          + ", after which the feed's sections run")
+        hooks = {name: split_file(for_engine(sql_dir / "run" / f"{name}.sql", engine)) for name in HOOKS}
+        hooks["trace_row"] = feed.sections["trace"]
+        upgrades = [(version, path, split_file(path)) for version, path in discover_upgrades(sql_dir, engine)]
+        for statements in [feed.sections["target"], *(step.statements for step in stages)]:
+            check_params(statements, STAGE_PARAMS)
+        for statements in [*hooks.values(), *(u[2] for u in upgrades)]:
+            check_params(statements, HOOK_PARAMS)
+        return cls(schema=split_file(files[0]), stages=stages, hooks=hooks, upgrades=upgrades, feed=feed)

@@ -14,10 +14,16 @@ def summary_line(s: dict) -> str:
     parts = [f"{s['loaded']} loaded ({s['inserted']} new, {s['updated']} updated)",
              f"{s['skipped']} skipped by the watermark", f"{s['stale']} stale",
              f"{s['superseded']} superseded", f"{s['rejected']} rejected"]
-    line = f"run {s['run_id']}: {s['input_records']} records: " + ", ".join(parts)
+    line = f"run {s['run_id']} ({s['feed']}): {s['input_records']} records: " + ", ".join(parts)
     if s["rejected"]:
-        line += " (see: select * from open_dead_letters)"
+        line += f" (see: select * from open_dead_letters where feed = '{s['feed']}')"
     return line + f"; watermark {s['watermark']}"
+
+
+def unused_columns_line(s: dict, feed) -> str:
+    names = ", ".join(s["unused_columns"])
+    return (f"note: the feed {feed.name} does not read the input's column{'s' if len(s['unused_columns']) > 1 else ''} "
+            f"{names}: not loaded. To load it, add it to the feed's definition ({feed.path})")
 
 
 def lineage_table(run_id: int, by_step: dict) -> str:
@@ -29,7 +35,7 @@ def lineage_table(run_id: int, by_step: dict) -> str:
 
 
 def repair_line(result: dict) -> str:
-    return (f"watermark was {result['watermark_before']!r}, now {result['watermark']!r} "
+    return (f"watermark for {result['feed']} was {result['watermark_before']!r}, now {result['watermark']!r} "
             f"(from {result['restored_from']})")
 
 
@@ -55,7 +61,7 @@ def write_json(path: str, result: dict, committed_run: int | None = None) -> Non
 
 
 def runs_table(runs: list[dict]) -> str:
-    columns = ("run_id", "kind", "status", "started_at", "input_records", "loaded", "rejected",
+    columns = ("run_id", "feed", "kind", "status", "started_at", "input_records", "loaded", "rejected",
                "watermark_after", "error")
     # the error comes last and whole: it is what the reader is looking for
     rows = [[_cell(run.get(c)) for c in columns[:-1]] + [str(run.get("error") or "")] for run in runs]
@@ -63,14 +69,16 @@ def runs_table(runs: list[dict]) -> str:
 
 
 def trace_text(result: dict) -> str:
-    lines = [f"event_id {result['event_id']}"]
-    current = result["current"]
+    lines = [f"{result['feed']}: {', '.join(result['key_columns'])} {result['key']}"]
+    current, target = result["current"], result["target"]
     if current:
-        lines.append("now in events: " + ", ".join(f"{k}={v}" for k, v in current.items()))
+        lines.append(f"now in {target}: " + ", ".join(f"{k}={v}" for k, v in current.items()))
+    elif result["target_exists"]:
+        lines.append(f"not in {target}")
     else:
-        lines.append("not in events")
+        lines.append(f"not in {target}: no load of the feed {result['feed']} has created that table yet")
     if not result["history"]:
-        lines.append("never seen in any run")
+        lines.append(f"never seen in any run of the feed {result['feed']}")
         return "\n".join(lines)
     columns = ("run_id", "run_started_at", "step", "source", "line_no", "event_ts", "detail")
     lines.append(_table(columns, [[_cell(h.get(c)) for c in columns] for h in result["history"]]))

@@ -1,8 +1,8 @@
 """One run: open it on record, load everything in one transaction, or roll back.
 
-    opening transaction   schema stage + run/open.sql          -> committed
-    load transaction      land input, stages 02..NN            -> committed, or
-    on failure            ROLLBACK, then run/failed.sql        -> committed
+    opening transaction   upgrades + schema stage + run/open.sql          -> committed
+    load transaction      land input, stages 02..NN with the feed's sections -> committed, or
+    on failure            ROLLBACK, then run/failed.sql                   -> committed
 
 A dry run does both in one transaction, reads the summary, and rolls back.
 """
@@ -13,26 +13,29 @@ import gc
 import socket
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 from . import landing
 from .errors import LoaderError, Refused, StageFailed
 from .inputs import Inputs
-from .plan import Plan
+from .plan import Plan, Step
 from .progress import Progress
 from .sql_files import Statement
 
 
 class Run:
-    def __init__(self, db, plan: Plan, now: str, lookback_seconds: int = 0, progress: Progress | None = None):
+    def __init__(self, db, plan: Plan, now: str, lookback_seconds: int = 0, progress: Progress | None = None,
+                 runner_options: str = "", notify=lambda message: None):
         self.db = db
         self.plan = plan
         self.progress = progress or Progress()
+        self.notify = notify  # a message for people (stderr), e.g. that the schema is being upgraded
         self.params = {"run_id": None, "now": now, "source": None, "watermark": None,
                        "lookback_seconds": lookback_seconds, "kind": "load", "format": None,
                        "header": None, "host": socket.gethostname(), "pid": db.pid, "error": None,
-                       "key": None}
+                       "key": None, "only_feed": None, "schema_version": None, "description": None,
+                       "runner_options": runner_options, **plan.feed.params}
         self.timings: dict[str, float] = {}  # stage file -> seconds, for the summary
+        self.unused_columns: list[str] = []  # input columns the feed does not read
 
     # -- the commands ---------------------------------------------------------
 
@@ -52,6 +55,11 @@ class Run:
             rows = self._execute_all(self.plan.hooks["replay_source"])
             return Inputs.from_dead_letters(rows)
 
+        version = self._schema_version()
+        if version is not None and version < self.plan.schema_version:
+            if dry_run:  # it would have to keep the upgrade to read the dead letters
+                self.check_readable("--replay-dead-letters --dry-run")
+            self.upgrade()
         if not self._has_open_dead_letters():
             return None
         if dry_run:
@@ -61,8 +69,26 @@ class Run:
 
     def repair_watermark(self) -> dict:
         with self._transaction():
-            self._execute_all(self.plan.schema)
+            self._prepare_schema()
             return self.query("repair_watermark")[0]
+
+    def upgrade(self) -> dict:
+        """Bring the database's schema up to date (what the next load would do first)."""
+        with self._transaction():
+            before = self._schema_version()
+            self._prepare_schema()
+        return {"schema_version_before": before, "schema_version": self.plan.schema_version}
+
+    def check_readable(self, command: str) -> None:
+        """The reading commands read a database of this release's schema (or none yet); they
+        never upgrade one, so an older one is reported with the command that upgrades it."""
+        version = self._schema_version()
+        if version is not None and version < self.plan.schema_version:
+            raise Refused(f"{self.db.display} was written by an earlier release of the loader (schema "
+                          f"version {version}; this one reads {self.plan.schema_version}). {command} "
+                          f"reads it once it is upgraded in place, history kept: python runner.py "
+                          f"--upgrade {self.params['runner_options']} (the next load upgrades it too)")
+        self._refuse_newer(version)
 
     def query(self, hook: str, **params) -> list[dict]:
         """A hook's last statement's rows, as dicts keyed by column name."""
@@ -80,12 +106,57 @@ class Run:
                 return []
             raise
 
+    def current_row(self, key: str) -> tuple[dict | None, bool]:
+        """The key's row in the feed's target (its trace section), and whether the target exists
+        (no load of the feed has created it yet: said so, not taken for "no row")."""
+        try:
+            rows = self.query("trace_row", key=key)
+        except StageFailed as exc:
+            if self.db.is_missing_table(exc):
+                return None, False
+            raise
+        return (rows[0] if rows else None), True
+
     # -- the transactions -----------------------------------------------------
 
     def _open(self) -> None:
         with self._transaction():
-            self._execute_all(self.plan.schema)
+            self._prepare_schema()
             self.params["run_id"] = self._execute_all(self.plan.hooks["open"])[0][0]
+
+    def _prepare_schema(self) -> None:
+        """Holding the run lock: create the schema, or upgrade an earlier release's in place
+        (sql/upgrade/, oldest first), then run the schema stage and the feed's target
+        section, which are idempotent."""
+        version, current = self._schema_version(), self.plan.schema_version
+        self._refuse_newer(version)
+        pending = [u for u in self.plan.upgrades if version is not None and u[0] > version]
+        if pending:
+            self.notify(f"upgrading {self.db.display} from schema version {version} to {current} "
+                        f"({', '.join(path.name for _, path, _ in pending)}); other runs wait for it")
+        for _, path, statements in pending:
+            with self._timed(f"upgrade/{path.name}"):
+                self._execute_all(statements)
+        self._execute_all(self.plan.schema)
+        self._execute_all(self.plan.feed.sections["target"])
+        if version != current:
+            self._execute_all(self.plan.hooks["record_schema_version"], {
+                "schema_version": current,
+                "description": f"created by the loader at version {current}" if version is None else
+                f"upgraded from version {version} by {', '.join(path.name for _, path, _ in pending)}"})
+        self._execute_all(self.plan.hooks["functions"])
+
+    def _schema_version(self) -> int | None:
+        """None for a database no run has used; 1 for one written before versions were recorded."""
+        tables = {row[0] for row in self._execute_all(self.plan.hooks["schema_tables"])}
+        if "schema_version" in tables:
+            return self._execute_all(self.plan.hooks["schema_version"])[0][0]
+        return 1 if "run_log" in tables else None
+
+    def _refuse_newer(self, version: int | None) -> None:
+        if version is not None and version > self.plan.schema_version:
+            raise Refused(f"{self.db.display} was written by a newer release of the loader (schema version "
+                          f"{version}; this one knows up to {self.plan.schema_version}): use that release")
 
     def _load(self, read_inputs) -> dict:
         try:
@@ -102,7 +173,7 @@ class Run:
         """Everything in one transaction, then rolled back: nothing is kept, not even the run."""
         try:
             self._begin()
-            self._execute_all(self.plan.schema)
+            self._prepare_schema()
             self.params["run_id"] = self._execute_all(self.plan.hooks["open"])[0][0]
             self._run_stages(read_inputs())
             by_step = {row["step"]: row["entries"] for row in self.query("lineage_by_step")}
@@ -115,15 +186,16 @@ class Run:
         self.params["watermark"] = rows[0][0] if rows else None
         with self._timed("landing"):
             self._land(inputs)
-        for path, statements in self.plan.stages:
-            self.progress.stage(path.name)
-            with self._timed(path.name):
-                self._execute_all(statements)
-                self._check_refusals(path)
+        for step in self.plan.stages:
+            self.progress.stage(step.name)
+            with self._timed(step.name):
+                self._execute_all(step.statements)
+                self._check_refusals(step)
         self.progress.done()
 
     def _summary(self) -> dict:
         summary = self.query("summary")[0]
+        summary["unused_columns"] = self.unused_columns
         summary["timings"] = self.timings
         return summary
 
@@ -173,7 +245,8 @@ class Run:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            landing.create_landing(self.db, inputs.header)
+            landing.create_landing(self.db, inputs.header, self.plan.feed.input_columns)
+            self.unused_columns = [name for name in inputs.header if name not in self.plan.feed.input_columns]
             for source, records in inputs.files:
                 records = self.progress.records(records, source)
                 next_record = landing.land(self.db, inputs.header, records, source, next_record)
@@ -188,11 +261,11 @@ class Run:
             if collecting:
                 gc.enable()
 
-    def _check_refusals(self, path: Path) -> None:
+    def _check_refusals(self, step: Step) -> None:
         rows = self._execute_all(self.plan.hooks["refusals"])
         if rows:
             reasons = "; ".join(r[0] for r in rows)
-            raise Refused(f"{path.parent.name}/{path.name} refused the run: {reasons}")
+            raise Refused(f"{step.name} refused the run: {reasons}")
 
     @contextmanager
     def _timed(self, step: str):

@@ -65,20 +65,48 @@ def discover_stages(sql_dir: Path, engine: str) -> list[Path]:
     return [for_engine(by_number[n], engine) for n in sorted(by_number)]
 
 
+def discover_upgrades(sql_dir: Path, engine: str) -> list[tuple[int, Path]]:
+    """sql_dir/upgrade/NNN_name.sql: each brings a database from schema version NNN - 1 to NNN."""
+    found: dict[int, Path] = {}
+    for path in sorted((sql_dir / "upgrade").glob("*.sql")):
+        if path.name.count(".") > 1:
+            continue  # an engine's override
+        match = STAGE_NAME.match(path.name)
+        if not match or int(match.group(1)) < 2:
+            raise Refused(f"{path}: upgrade files are named NNN_what_it_changes.sql, NNN the schema "
+                          "version they bring a database to (002 or more)")
+        if int(match.group(1)) in found:
+            raise Refused(f"{found[int(match.group(1))]} and {path} both upgrade to version {match.group(1)}")
+        found[int(match.group(1))] = path
+    versions = sorted(found)
+    if versions and versions != list(range(2, versions[-1] + 1)):
+        raise Refused(f"{sql_dir / 'upgrade'}: the upgrades must run from version 2 without gaps "
+                      f"(found {', '.join(map(str, versions))})")
+    return [(v, for_engine(found[v], engine)) for v in versions]
+
+
 def for_engine(path: Path, engine: str) -> Path:
     """NAME.ENGINE.sql if it exists beside NAME.sql, else NAME.sql."""
     override = path.with_name(f"{path.stem}.{engine}.sql")
     return override if override.exists() else path
 
 
-def split_file(path: Path) -> list[Statement]:
-    """The statements of one file, each with the line it starts on."""
+def read_sql(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise Refused(f"cannot read {path}: {exc}") from None
+
+
+def split_file(path: Path) -> list[Statement]:
+    """The statements of one file, each with the line it starts on."""
+    return split_text(path, read_sql(path))
+
+
+def split_text(path: Path, text: str, first_line: int = 1) -> list[Statement]:
+    """The statements of text taken from path, where text starts on first_line."""
     statements = []
-    line = 1
+    line = first_line
     for parsed in sqlparse.parse(text):
         chunk = str(parsed)
         offset = _lines_before_code(parsed)

@@ -6,6 +6,7 @@ itself, so the driver never commits behind its back.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -56,6 +57,8 @@ class SQLiteEngine:
         except sqlite3.Error as exc:
             raise self.classify(exc, f"cannot open {path}") from None
         self.conn.create_function("process_is_alive", 1, _process_is_alive, deterministic=False)
+        # what sql/run/functions.postgresql.sql defines on PostgreSQL, for feed definitions
+        self.conn.create_function("key_text", -1, key_text, deterministic=True)
         self.cursor = self.conn.cursor()
         self.pid = os.getpid()  # run/open.sql checks it to tell a killed run from a live one
 
@@ -124,6 +127,16 @@ def _check_path(name: str) -> None:
         if head != SQLITE_MAGIC:
             raise DatabaseUnusable(f"{path} is not a SQLite database; "
                                    "refusing to touch it (pass another --db)")
+
+
+def key_text(*parts):
+    """A key of several columns as text: a compact JSON array, as PostgreSQL's array_to_json
+    writes it (the same escapes); of one column, the value itself; NULL if a value is NULL."""
+    if any(part is None for part in parts):
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return json.dumps([str(part) for part in parts], ensure_ascii=False, separators=(",", ":"))
 
 
 def _process_is_alive(pid) -> bool:

@@ -1,24 +1,29 @@
--- Creates the tables, indexes and views the pipeline and its users rely on.
+-- Creates the tables, indexes and views the pipeline and its users rely on,
+-- for every feed (a feed's own target table is created by its definition).
 -- Idempotent (IF NOT EXISTS): it runs at the start of every run, in the short
 -- opening transaction that also records the run in run_log (run/open.sql), so
 -- the tables exist and the run is on record even if the load then fails.
+-- A database written by an earlier release is first brought up to date by
+-- sql/upgrade/NNN_*.sql; the runner then records the version in schema_version.
 -- Written in the common subset of SQLite and PostgreSQL. Ids are plain integer
 -- keys that the stages number themselves (max + 1, under the run's lock), so
 -- no engine's auto-increment syntax is needed.
 
--- The target: one row per key, always the newest version seen.
-create table if not exists events (
-    event_id  text primary key,
-    event_ts  text not null,        -- UTC, 'YYYY-MM-DDTHH:MM:SS'
-    user_id   text,
-    amount    numeric not null,
-    run_id    integer not null,     -- the run that last wrote this row ...
-    source    text not null,        -- ... and the file and line it came from
-    line_no   integer not null
+-- The schema's version, one row per version this database was created at or
+-- upgraded to (sql/upgrade/).
+create table if not exists schema_version (
+    version     integer primary key,
+    applied_at  text not null,
+    description text not null
 );
 
+-- Every table below has a feed column: several feeds share a database, each
+-- with its own watermark and history. It comes last, where an upgrade from an
+-- earlier release adds it, and its default names the sample feed: rows written
+-- before feeds existed are that feed's.
+
 -- Records that failed validation, with their raw text and the reason.
--- One row per (source, line_no, raw): rerunning a file adds no duplicates;
+-- One row per (feed, source, line_no, raw): rerunning a file adds no duplicates;
 -- lineage records each run that rejected it again.
 create table if not exists dead_letter (
     dead_letter_id  integer primary key,
@@ -28,30 +33,34 @@ create table if not exists dead_letter (
     raw             text not null,
     reason          text not null,      -- the latest reason (a rule may have changed)
     status          text not null default 'open',  -- open | resolved
-    resolved_by_run integer             -- the run in which it passed validation
+    resolved_by_run integer,            -- the run in which it passed validation
+    feed            text not null default 'events'
 );
 create index if not exists dead_letter_by_position on dead_letter (source, line_no);
 create index if not exists dead_letter_by_run on dead_letter (run_id);
 
 -- One entry per record per step it went through in a run:
 -- staged, then loaded | skipped | stale | superseded; or rejected.
+-- event_id and event_ts hold any feed's key (as text: the value itself, or a
+-- JSON array for a key of several columns) and its timestamp (UTC).
 create table if not exists lineage (
     lineage_id  integer primary key,
     run_id      integer not null,
     step        text not null,
-    event_id    text,                   -- NULL when a rejected record had none
+    event_id    text,                   -- the key; NULL when a rejected record had none
     source      text not null,
     line_no     integer not null,
     event_ts    text,
-    detail      text
+    detail      text,
+    feed        text not null default 'events'
 );
 create index if not exists lineage_by_run on lineage (run_id, step);
 create index if not exists lineage_by_event on lineage (event_id);
 
--- The high-water mark: the newest event_ts loaded. Records older than it are
--- skipped on the next run; records at it are reconsidered.
+-- Each feed's high-water mark: the newest timestamp loaded. Records older than
+-- it are skipped on the next run; records at it are reconsidered.
 create table if not exists watermark (
-    target      text primary key,
+    feed        text primary key,
     value       text,
     run_id      integer,
     updated_at  text
@@ -86,7 +95,8 @@ create table if not exists run_log (
     lineage_entries  integer,
     watermark_before text,
     watermark_after  text,
-    error            text
+    error            text,
+    feed             text not null default 'events'
 );
 
 -- The run's constants, filled by stage 03 in each engine's dialect.
@@ -95,8 +105,9 @@ create temp table if not exists run_context (
     future_limit    text,   -- a timestamp later than this is "in the future"
     watermark       text,   -- as stored
     watermark_utc   text,   -- the same, if it is a real time; else NULL
-    skip_before     text    -- records older than this are skipped (07): the watermark
+    skip_before     text,   -- records older than this are skipped (07): the watermark
                             -- minus the lookback; NULL (skip nothing) for a replay
+    timestamp_format text   -- the feed's (views take no parameters)
 );
 
 -- A stage refuses the whole run by inserting a reason here (see run/refusals.sql).
@@ -107,7 +118,7 @@ create temp table if not exists run_refusal (
 -- Views are recreated on every run, so an edit here takes effect.
 drop view if exists open_dead_letters;
 create view open_dead_letters as
-select dead_letter_id, run_id, source, line_no, reason, raw
+select dead_letter_id, feed, run_id, source, line_no, reason, raw
   from dead_letter
  where status = 'open';
 

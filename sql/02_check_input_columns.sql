@@ -1,12 +1,32 @@
--- Refuses a batch whose header lacks a column the later stages read, so the
--- user reads "the input has no column X" instead of a SQL error.
--- Reads: landing_columns (the input's header, landed by the runner).
+-- Refuses a batch whose header lacks a column the feed reads: one message names
+-- every missing column and the definition that reads them, instead of a SQL
+-- error from the feed's views (which are built on these columns next).
+-- Reads: landing_columns (the input's header) and feed_input_columns (the
+-- columns the feed declares it reads), both landed by the runner in order.
 -- Writes: run_refusal.
+with recursive
+missing as (
+    select name, row_number() over (order by position) as n
+      from feed_input_columns
+     where not exists (select 1 from landing_columns where landing_columns.name = feed_input_columns.name)
+),
+missing_list (n, names) as (
+    select n, '"' || name || '"' from missing where n = 1
+    union all
+    select missing.n, missing_list.names || ', "' || missing.name || '"'
+      from missing_list join missing on missing.n = missing_list.n + 1
+),
+header_list (n, names) as (
+    select position, name from landing_columns where position = 1
+    union all
+    select landing_columns.position, header_list.names || ', ' || landing_columns.name
+      from header_list join landing_columns on landing_columns.position = header_list.n + 1
+)
 insert into run_refusal (reason)
-select 'the input has no column "' || required.name
-       || '"; its header must name event_id, event_ts, user_id and amount'
-  from (select 'event_id' as name
-        union all select 'event_ts'
-        union all select 'user_id'
-        union all select 'amount') as required
- where not exists (select 1 from landing_columns where landing_columns.name = required.name);
+select 'the input has no column' || case when (select count(*) from missing) > 1 then 's ' else ' ' end
+       || (select names from missing_list order by n desc limit 1)
+       || ', which the feed ' || :feed || ' reads (' || :feed_definition || '); its header has '
+       || coalesce((select names from header_list order by n desc limit 1), 'no columns')
+       || '. Fix the header, or load the input with a feed made for its columns '
+       || '(--feed NAME; README: "Your own feed")'
+ where exists (select 1 from missing);

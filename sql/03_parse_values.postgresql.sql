@@ -1,9 +1,10 @@
 -- How this engine reads time and numbers: PostgreSQL's version of 03_parse_values.sql.
 -- Same contract, same accepted formats; keep the two in step.
--- Reads: landing, :now, :watermark.
+-- Reads: feed_records (the feed's view of landing), landing, :now, :watermark,
+--        :timestamp_format (the feed's declaration).
 -- Writes: run_context (the run's clock limits and the watermark, read as UTC),
---         landing_typed (a view: landing plus each field trimmed, NULL when empty,
---         _event_ts_utc, NULL when not a real time, and _amount_is_number).
+--         records_typed (a view: the feed's records, landing's own columns, and
+--         _ts, the record's timestamp as UTC text, NULL when not a real time).
 --
 -- A cast of a bad timestamp raises an error in PostgreSQL instead of giving
 -- NULL, so the shape is checked with a regular expression first and an
@@ -28,7 +29,7 @@ $$;
 delete from run_context;  -- one row: this run's (the table is declared in 01)
 
 -- The tolerance for clocks running ahead: change '5 minutes' to change it.
-insert into run_context (run_at, future_limit, watermark, watermark_utc, skip_before)
+insert into run_context (run_at, future_limit, watermark, watermark_utc, skip_before, timestamp_format)
 select cast(:now as text),
        to_char(cast(:now as timestamp) + interval '5 minutes', 'YYYY-MM-DD"T"HH24:MI:SS'),
        cast(:watermark as text),
@@ -37,21 +38,22 @@ select cast(:now as text),
             then to_char(cast(cast(:watermark as text) as timestamp)
                          - make_interval(secs => cast(:lookback_seconds as integer)),
                          'YYYY-MM-DD"T"HH24:MI:SS')
-       end;
+       end,
+       cast(:timestamp_format as text);
 
-drop view if exists landing_typed;
+drop view if exists records_typed;
 -- "offset 0" keeps PostgreSQL from copying these expressions into each place
 -- stage 05 uses a column: each is computed once per record.
--- The derived columns start with '_', as landing's own do: no input column can.
-create temp view landing_typed as
-select landing.*,
-       nullif(trim(event_id), '') as _event_id_text,
-       nullif(trim(event_ts), '') as _event_ts_text,
-       nullif(trim(user_id), '')  as _user_id_text,
-       nullif(trim(amount), '')   as _amount_text,
-       pg_temp.utc_text(trim(event_ts)) as _event_ts_utc,
-       -- digits, then optionally '.' and digits, after an optional sign:
-       -- 12, -3.5, .5, 7. (no exponents, no thousands separators)
-       coalesce(trim(amount) ~ '^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$', false) as _amount_is_number
-  from landing
+create temp view records_typed as
+select records.*,
+       case when (select timestamp_format from run_context) = 'unix_seconds'
+                then case when _ts_text ~ '^[0-9]{1,11}$'
+                              then to_char(to_timestamp(cast(_ts_text as bigint)) at time zone 'UTC',
+                                           'YYYY-MM-DD"T"HH24:MI:SS') end
+            else pg_temp.utc_text(_ts_text)
+       end as _ts
+  from (select feed_records.*, landing._source, landing._line_no, landing._raw, landing._problem
+          from feed_records
+          join landing on landing._record_no = feed_records._record_no
+        offset 0) as records
 offset 0;

@@ -1,40 +1,45 @@
--- Gives the landed text its meaning: takes each field as stage 03 trimmed and
--- read it, and names the first rule a record breaks.
--- Reads: landing_typed (03: landing, one text row per input record, typed), run_context.
--- Writes: run_batch, one row per input record; outcome 'rejected' or NULL (still undecided).
+-- Gives the landed text its meaning: the feed's typed values (its records
+-- section), the timestamp as UTC (03), and the first rule a record breaks.
+-- Reads: records_typed (03), run_context. Writes: run_batch, one row per input
+-- record; _outcome 'rejected' or NULL (still undecided).
+--
+-- run_batch holds the feed's own columns (from feed_records: its typed values)
+-- and the loader's, whose names start with '_' as no input column's may:
+--   _record_no  input order across the run: the later record wins a tie
+--   _key        the key as text (the value itself, or a JSON array for several columns)
+--   _ts         the timestamp, UTC 'YYYY-MM-DDTHH:MM:SS'
+--   _source, _line_no, _raw   where the record came from, and its text
+--   _reason     why it was rejected
+--   _outcome    rejected | skipped | superseded | stale | loaded
+--   _detail     what lineage should say about the outcome
+-- (and _ts_text, _invalid, _problem: what the reason was made from)
 
 drop table if exists run_batch;
-create temp table run_batch (
-    record_no  integer primary key,  -- input order across the run: the later record wins a tie
-    source     text not null,
-    line_no    integer not null,
-    raw        text not null,
-    event_id   text,
-    event_ts   text,
-    user_id    text,
-    amount     numeric,
-    reason     text,                 -- why it was rejected
-    outcome    text,                 -- rejected | skipped | superseded | stale | loaded
-    detail     text                  -- what lineage should say about the outcome
-);
+-- The shape first (a statement that creates a table takes no parameters on
+-- PostgreSQL), then the rows.
+create temp table run_batch as
+select records.*,
+       cast(null as text) as _reason,
+       cast(null as text) as _outcome,
+       cast(null as text) as _detail
+  from records_typed as records
+ where 1 = 0;
 
-insert into run_batch (record_no, source, line_no, raw, event_id, event_ts, user_id, amount, reason)
-select _record_no, _source, _line_no, _raw, _event_id_text, _event_ts_utc, _user_id_text,
-       case when _amount_is_number then cast(_amount_text as numeric) end,
+-- The key and the timestamp are checked here, for every feed; the feed's own
+-- columns by its records section (_invalid), after them.
+insert into run_batch
+select records.*,
        case
-           when _problem is not null     then _problem
-           when _event_id_text is null   then 'event_id is missing'
-           when _event_ts_text is null   then 'event_ts is missing'
-           when _event_ts_utc is null    then 'event_ts is not a valid timestamp: ' || _event_ts_text
-           when _event_ts_utc > (select future_limit from run_context)
-                                         then 'event_ts is in the future: ' || _event_ts_text
-           when _amount_text is null     then 'amount is missing'
-           when not _amount_is_number    then 'amount is not a number: ' || _amount_text
-           -- SQLite keeps numbers as 64-bit floats: more digits would be silently rounded
-           when length(_amount_text) > 15
-                and length(replace(replace(replace(_amount_text, '.', ''), '-', ''), '+', '')) > 15
-                                         then 'amount has more than 15 digits: ' || _amount_text
-       end
-  from landing_typed;
+           when _problem is not null then _problem
+           when _key is null         then replace(:key_columns, ', ', ' or ') || ' is missing'
+           when _ts_text is null     then :timestamp_column || ' is missing'
+           when _ts is null          then :timestamp_column || ' is not a valid timestamp: ' || _ts_text
+           when _ts > (select future_limit from run_context)
+                                     then :timestamp_column || ' is in the future: ' || _ts_text
+           else _invalid
+       end,
+       null,
+       null
+  from records_typed as records;
 
-update run_batch set outcome = 'rejected', detail = reason where reason is not null;
+update run_batch set _outcome = 'rejected', _detail = _reason where _reason is not null;

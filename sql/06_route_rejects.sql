@@ -1,40 +1,43 @@
 -- Keeps every rejected record, raw text and reason, in dead_letter, once.
--- A reject already on file (same source, line and raw text: a rerun of the
--- same file, or a replay) is not written again; its reason is brought up to
--- date. A dead letter whose record now passes validation is resolved, not
--- deleted: the run that resolved it is recorded.
+-- A reject already on file for this feed (same source, line and raw text: a
+-- rerun of the same file, or a replay) is not written again; its reason is
+-- brought up to date. A dead letter whose record now passes validation is
+-- resolved, not deleted: the run that resolved it is recorded.
 -- Reads: run_batch. Writes: dead_letter.
 
 -- (update ... from run_batch: walks the batch and probes dead_letter by its
 -- (source, line_no) index, instead of scanning the batch per dead letter)
 update dead_letter
-   set reason = b.reason,
+   set reason = b._reason,
        status = 'open',
        resolved_by_run = null
   from run_batch as b
- where b.outcome = 'rejected'
-   and b.source = dead_letter.source
-   and b.line_no = dead_letter.line_no
-   and b.raw = dead_letter.raw
-   and (dead_letter.reason <> b.reason or dead_letter.status <> 'open');
+ where b._outcome = 'rejected'
+   and b._source = dead_letter.source
+   and b._line_no = dead_letter.line_no
+   and b._raw = dead_letter.raw
+   and dead_letter.feed = :feed
+   and (dead_letter.reason <> b._reason or dead_letter.status <> 'open');
 
 update dead_letter
    set status = 'resolved',
        resolved_by_run = :run_id
   from run_batch as b
- where b.outcome is null
+ where b._outcome is null
    and dead_letter.status = 'open'
-   and b.source = dead_letter.source
-   and b.line_no = dead_letter.line_no
-   and b.raw = dead_letter.raw;
+   and b._source = dead_letter.source
+   and b._line_no = dead_letter.line_no
+   and b._raw = dead_letter.raw
+   and dead_letter.feed = :feed;
 
 -- ids: after the largest so far, in input order (gaps are harmless)
-insert into dead_letter (dead_letter_id, run_id, source, line_no, raw, reason)
-select (select coalesce(max(dead_letter_id), 0) from dead_letter) + b.record_no,
-       :run_id, b.source, b.line_no, b.raw, b.reason
+insert into dead_letter (dead_letter_id, feed, run_id, source, line_no, raw, reason)
+select (select coalesce(max(dead_letter_id), 0) from dead_letter) + b._record_no,
+       :feed, :run_id, b._source, b._line_no, b._raw, b._reason
   from run_batch b
- where b.outcome = 'rejected'
+ where b._outcome = 'rejected'
    and not exists (select 1 from dead_letter d
-                    where d.source = b.source
-                      and d.line_no = b.line_no
-                      and d.raw = b.raw);
+                    where d.source = b._source
+                      and d.line_no = b._line_no
+                      and d.raw = b._raw
+                      and d.feed = :feed);

@@ -1,14 +1,14 @@
 -- One lineage entry per record per step: 'staged' for every valid record,
 -- then its outcome (loaded, skipped, stale, superseded); 'rejected' alone for
 -- an invalid one. Every input record of the run appears here by line_no.
--- Reads: run_batch. Writes: lineage.
+-- Reads: run_batch. Writes: lineage (event_id: the key as text; event_ts: its timestamp).
 --
 -- lineage_id is numbered from the record's position, two ids per record
 -- (staged, then outcome), so a record's entries sit together without a sort.
-insert into lineage (lineage_id, run_id, step, event_id, source, line_no, event_ts, detail)
-select previous.id + 2 * record_no - 1, :run_id, 'staged', event_id, source, line_no, event_ts, cast(null as text)
+insert into lineage (lineage_id, feed, run_id, step, event_id, source, line_no, event_ts, detail)
+select previous.id + 2 * _record_no - 1, :feed, :run_id, 'staged', _key, _source, _line_no, _ts, cast(null as text)
   from run_batch, (select coalesce(max(lineage_id), 0) as id from lineage) as previous
- where outcome <> 'rejected'
+ where _outcome <> 'rejected'
 union all
-select previous.id + 2 * record_no, :run_id, outcome, event_id, source, line_no, event_ts, detail
+select previous.id + 2 * _record_no, :feed, :run_id, _outcome, _key, _source, _line_no, _ts, _detail
   from run_batch, (select coalesce(max(lineage_id), 0) as id from lineage) as previous;

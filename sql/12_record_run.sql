@@ -19,17 +19,17 @@ update run_log
        dead_letters_resolved = (select count(*) from dead_letter where resolved_by_run = :run_id),
        lineage_entries = (select count(*) from lineage where run_id = :run_id),
        watermark_before = :watermark,
-       watermark_after = (select value from watermark where target = 'events')
+       watermark_after = (select value from watermark where feed = :feed)
   from (select count(*) as input_records,
-               count(*) filter (where outcome <> 'rejected') as staged,
-               count(*) filter (where outcome = 'rejected') as rejected,
-               count(*) filter (where outcome = 'loaded') as loaded,
-               count(*) filter (where outcome = 'loaded' and event_ts < :watermark) as late_loaded,
-               count(*) filter (where detail = 'inserted') as inserted,
-               count(*) filter (where detail = 'updated') as updated,
-               count(*) filter (where outcome = 'skipped') as skipped,
-               count(*) filter (where outcome = 'stale') as stale,
-               count(*) filter (where outcome = 'superseded') as superseded,
+               count(*) filter (where _outcome <> 'rejected') as staged,
+               count(*) filter (where _outcome = 'rejected') as rejected,
+               count(*) filter (where _outcome = 'loaded') as loaded,
+               count(*) filter (where _outcome = 'loaded' and _ts < :watermark) as late_loaded,
+               count(*) filter (where _detail = 'inserted') as inserted,
+               count(*) filter (where _detail = 'updated') as updated,
+               count(*) filter (where _outcome = 'skipped') as skipped,
+               count(*) filter (where _outcome = 'stale') as stale,
+               count(*) filter (where _outcome = 'superseded') as superseded,
                (select count(*) from dead_letter where run_id = :run_id) as dead_letters
           from run_batch) as counts
  where run_log.run_id = :run_id;

@@ -152,7 +152,7 @@ def test_binary_garbage_is_refused(loader):
 
 def test_text_that_is_not_a_batch_is_refused(loader):
     refused(loader, write(loader, "notes.txt", b"hello world\nthis is not csv\n"),
-            'the input has no column "event_id"')
+            'the input has no columns "event_id", "event_ts", "user_id", "amount", which the feed events reads')
 
 
 def test_values_that_look_like_sql_are_stored_verbatim(loader):

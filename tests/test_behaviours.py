@@ -147,7 +147,7 @@ def test_repair_restores_the_last_good_watermark_from_run_log(loader):
     loader.rows("update watermark set value = 'garbage'")
     result = loader.run("--repair-watermark")
     assert result.code == 0, result.stderr
-    assert json.loads(result.stdout) == {"watermark_before": "garbage", "watermark": "2025-01-15T12:00:00",
+    assert json.loads(result.stdout) == {"feed": "events", "watermark_before": "garbage", "watermark": "2025-01-15T12:00:00",
                                          "restored_from": "the last successful run in run_log"}
     assert "garbage" in result.stderr
     assert loader.run(SAMPLE).code == 0
@@ -184,10 +184,10 @@ def test_the_upsert_guard_alone_keeps_stale_data_out(loader):
     """Defence in depth: even if a stage edit stopped marking stale records,
     the WHERE guard of the upsert itself refuses to overwrite a newer row."""
     sql = loader.copy_sql()
-    upsert = sql / "09_upsert_events.sql"
-    text = upsert.read_text()
-    assert "and stored.event_ts >= run_batch.event_ts;" in text
-    upsert.write_text(text.replace("and stored.event_ts >= run_batch.event_ts;", "and 1 = 0;"))
+    stale_check = sql / "09_mark_stale.sql"
+    text = stale_check.read_text()
+    assert "and stored._ts >= run_batch._ts;" in text
+    stale_check.write_text(text.replace("and stored._ts >= run_batch._ts;", "and 1 = 0;"))
     loader.load("k1,2025-01-10T10:00:00,new,10")
     loader.rows("update watermark set value = '2025-01-01T00:00:00'")
     loader.load("k1,2025-01-05T00:00:00,old,99")

@@ -42,15 +42,15 @@ def test_dry_run_reports_what_would_happen_and_keeps_nothing(loader):
 def test_dry_run_tries_an_edited_stage_without_trusting_it(loader):
     loader.run(SAMPLE)
     sql = loader.copy_sql()
-    stage = sql / "05_stage_records.sql"
-    stage.write_text(stage.read_text().replace("then 'amount is not a number: ' || _amount_text",
-                                               "then null"))  # a rule edit: let bad amounts through
+    feed = sql / "feeds" / "events.sql"
+    feed.write_text(feed.read_text().replace("then 'amount is not a number: ' || amount",
+                                             "then null"))  # a rule edit: let bad amounts through
     before = snapshot(loader)
     dry = loader.run(loader.batch("k,2025-01-16T00:00:00,u,abc"), "--dry-run")
     # the edit lets a record through with no amount, and the target refuses it: the dry run
     # shows the failure, file and line, and keeps nothing (not even a failed run in run_log)
     assert dry.code == 1
-    assert "09_upsert_events.sql" in dry.stderr and "amount" in dry.stderr
+    assert "feeds/events.sql:" in dry.stderr and "amount" in dry.stderr
     assert snapshot(loader) == before
 
 
@@ -91,11 +91,11 @@ def test_replay_ignores_the_watermark_but_not_the_upsert_guard(loader):
     loader.run(loader.batch("k,2025-01-10T00:00:00,u,x"))             # rejected: amount
     loader.run(loader.batch("k,2025-01-12T00:00:00,newer,1", "z,2025-01-20T00:00:00,u,1"))
     sql = loader.copy_sql()                                             # the rule is fixed:
-    stage = sql / "05_stage_records.sql"                               # amounts may be words
-    stage.write_text(stage.read_text().replace(
-        "case when _amount_is_number then cast(_amount_text as numeric) end",
-        "case when _amount_is_number then cast(_amount_text as numeric) else 0 end").replace(
-        "then 'amount is not a number: ' || _amount_text", "then null"))
+    feed = sql / "feeds" / "events.sql"                                # amounts may be words
+    feed.write_text(feed.read_text().replace(
+        "case when amount_is_number then cast(amount as numeric) end",
+        "case when amount_is_number then cast(amount as numeric) else 0 end").replace(
+        "then 'amount is not a number: ' || amount", "then null"))
     s = loader.run("--replay-dead-letters").summary
     assert (s["staged"], s["stale"], s["dead_letters_resolved"]) == (1, 1, 1)   # not skipped: stale
     assert loader.events()["k"] == ("2025-01-12T00:00:00", "newer", 1)
@@ -221,7 +221,7 @@ def test_runs_lists_every_run_whatever_became_of_it(loader, tmp_path):
     statuses = [(r["run_id"], r["status"]) for r in json.loads(out.read_text())["runs"]]
     assert statuses[:2] == [(1, "succeeded"), (2, "failed")] and statuses[-1] == (4, "succeeded")
     lines = result.stdout.splitlines()
-    assert lines[0].split()[:3] == ["run_id", "kind", "status"]
+    assert lines[0].split()[:4] == ["run_id", "feed", "kind", "status"]
     assert any("failed" in line and "junk" in line for line in lines)
 
 

@@ -80,7 +80,7 @@ def test_a_dropped_in_file_becomes_a_stage(loader):
         "-- A custom stage: no code change needed.\n"
         "create table if not exists big_amounts (run_id integer, event_id text);\n"
         "insert into big_amounts select :run_id, event_id from run_batch\n"
-        " where outcome = 'loaded' and amount >= 50;\n")
+        " where :feed = 'events' and _outcome = 'loaded' and amount >= 50;\n")
     assert loader.run(SAMPLE).code == 0
     assert loader.rows("select * from big_amounts") == [(1, "evt-005")]
 

@@ -69,5 +69,6 @@ def test_a_line_with_the_wrong_number_of_fields_is_rejected_not_fatal(loader):
 def test_missing_required_column_refuses_the_batch(loader):
     result = loader.run(loader.batch("a,2025-01-01T00:00:00,u", header="event_id,event_ts,user_id\n"))
     assert result.code == 2
-    assert 'the input has no column "amount"' in result.stderr
+    assert 'the input has no column "amount", which the feed events reads' in result.stderr
+    assert "sql/feeds/events.sql" in result.stderr and "its header has event_id, event_ts, user_id" in result.stderr
     assert loader.rows("select count(*) from events") == [(0,)]

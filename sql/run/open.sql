@@ -15,8 +15,8 @@ update run_log
 
 -- Ids are numbered here rather than by an engine's auto-increment: the
 -- opening transaction holds the run lock, so max + 1 cannot collide.
-insert into run_log (run_id, kind, status, started_at, source, format, header, lookback_seconds, host, pid)
-select coalesce(max(run_id), 0) + 1, :kind, 'running', :now, :source, :format, :header, :lookback_seconds,
+insert into run_log (run_id, feed, kind, status, started_at, source, format, header, lookback_seconds, host, pid)
+select coalesce(max(run_id), 0) + 1, :feed, :kind, 'running', :now, :source, :format, :header, :lookback_seconds,
        :host, :pid
   from run_log
 returning run_id;

@@ -1,4 +1,4 @@
--- python runner.py --replay-dead-letters: the open dead letters, oldest first,
+-- python runner.py --replay-dead-letters: the feed's open dead letters, oldest first,
 -- with the format and header of the run that rejected them, so their raw text
 -- can be parsed again and sent through the stages like a new batch.
 -- A record whose bytes were not UTF-8 or held a NUL was stored escaped: its
@@ -11,4 +11,5 @@ select dead_letter.source, dead_letter.line_no, dead_letter.raw, run_log.header,
   from dead_letter
   join run_log on run_log.run_id = dead_letter.run_id
  where dead_letter.status = 'open'
+   and dead_letter.feed = :feed
  order by dead_letter.dead_letter_id;

@@ -1,6 +1,7 @@
 -- The run's summary: the JSON object the runner prints on stdout.
 -- Each column becomes a key, in this order.
 select run_id,
+       feed,
        kind,
        status,
        source,

@@ -1,0 +1,160 @@
+"""Reads a feed definition: one SQL file that says everything about one feed's records.
+
+A definition is split into sections by marker lines (`-- section: NAME`), each run at
+its own place in a run (README, "Your own feed"). Its `declare` section is one select
+of constants, read here before the database is opened: the feed's name, its target,
+its key and timestamp columns and the input columns it reads. The runner binds them to
+every statement, so the numbered stages stay generic.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import Refused
+from .sql_files import Statement, read_sql, split_text
+
+DEFAULT_FEED = "events"
+SECTION_MARKER = re.compile(r"^--\s*section:\s*(\S+)\s*$")
+# what each section holds, in the order a definition lists them
+SECTIONS = {
+    "declare": "one select naming the feed, its target, key, timestamp and input columns",
+    "target": "the target table (create table if not exists ...)",
+    "records": "the views feed_records (landing -> key, timestamp, typed values) and stored_versions",
+    "upsert": "the guarded upsert of run_batch's loaded records into the target",
+    "trace": "select the target's current row for :key (for --trace)",
+}
+DECLARED = ("feed", "target", "key_columns", "timestamp_column", "timestamp_format", "input_columns")
+TIMESTAMP_FORMATS = ("iso8601", "unix_seconds")
+FEED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Feed:
+    path: Path                     # the definition (its engine twin, if any, lies beside it)
+    name: str
+    target: str
+    key_columns: list[str]
+    timestamp_column: str
+    timestamp_format: str
+    input_columns: list[str]
+    sections: dict[str, list[Statement]]
+
+    @property
+    def params(self) -> dict:
+        """What every statement gets bound (the generic stages' view of this feed)."""
+        return {"feed": self.name, "target": self.target, "key_columns": ", ".join(self.key_columns),
+                "timestamp_column": self.timestamp_column, "timestamp_format": self.timestamp_format,
+                "feed_definition": str(self.path)}
+
+
+def is_path(option: str) -> bool:
+    """--feed PATH (a path separator or a .sql suffix) rather than --feed NAME."""
+    return "/" in option or "\\" in option or option.endswith(".sql")
+
+
+def find(option: str | None, sql_dir: Path) -> Path:
+    """The definition --feed names: sql_dir/feeds/NAME.sql, or a path to one anywhere."""
+    if option is not None and is_path(option):
+        path = Path(option).resolve()
+        if not path.is_file():
+            raise Refused(f"--feed {option}: no such file (a feed definition, e.g. sql/feeds/events.sql)")
+        return path
+    feeds = sql_dir / "feeds"
+    if not feeds.is_dir():
+        raise Refused(f"{sql_dir} has no feeds/ folder. If it is a copy of sql/ made before feeds existed: "
+                      "the columns, key, target table and upsert that stages 01-09 used to name now live "
+                      "in one feed definition (sql/feeds/events.sql), and the numbered stages are "
+                      "generic. Copy the new sql/ and move your edits into a feed definition "
+                      "(README: \"Your own feed\")")
+    name = option or DEFAULT_FEED
+    path = feeds / f"{name}.sql"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in feeds.glob("*.sql") if p.name.count(".") == 1)) or "none"
+        raise Refused(f"--feed {name}: there is no {path} (feeds in {feeds}: {known}); "
+                      "--feed also takes a path to a definition anywhere")
+    return path
+
+
+def read(path: Path, engine: str, by_name: str | None = None) -> Feed:
+    """The definition at path, with the sections of its engine twin (PATH.ENGINE.sql) in place
+    of the base file's; by_name: the NAME it was found by, which it must declare."""
+    sections = _sections(path)
+    twin = path.with_name(f"{path.stem}.{engine}.sql")
+    if twin.is_file():
+        overrides = _sections(twin)
+        if "declare" in overrides:
+            raise Refused(f"{twin}: an engine twin replaces sections that differ by engine; "
+                          f"the declare section lives in {path.name} only")
+        sections.update(overrides)
+    missing = [name for name in SECTIONS if name not in sections]
+    if missing:
+        raise Refused(f"{path} has no section {', '.join(missing)}: a feed definition has the sections "
+                      + "; ".join(f"'-- section: {n}' ({what})" for n, what in SECTIONS.items())
+                      + " (see sql/feeds/events.sql)")
+    declared = _declaration(path, sections["declare"])
+    if by_name is not None and declared["feed"] != by_name:
+        raise Refused(f"{path} declares the feed '{declared['feed']}', not '{by_name}': a feed is known by "
+                      f"the name it declares. Change feed in its declare section to '{by_name}' "
+                      "(or load it with --feed PATH)")
+    return Feed(path=path, name=declared["feed"], target=declared["target"],
+                key_columns=_names(declared["key_columns"]), timestamp_column=declared["timestamp_column"],
+                timestamp_format=declared["timestamp_format"],
+                input_columns=_names(declared["input_columns"]), sections=sections)
+
+
+def _sections(path: Path) -> dict[str, list[Statement]]:
+    """Each '-- section: NAME' and its statements, with their lines in the file."""
+    lines = read_sql(path).splitlines(keepends=True)
+    starts = [(i, m.group(1)) for i, line in enumerate(lines) if (m := SECTION_MARKER.match(line.strip()))]
+    if not starts:
+        raise Refused(f"{path} has no '-- section: NAME' lines: a feed definition is split into the "
+                      f"sections {', '.join(SECTIONS)} (see sql/feeds/events.sql)")
+    if split_text(path, "".join(lines[:starts[0][0]])):
+        raise Refused(f"{path}: SQL before the first '-- section:' line belongs to no section")
+    sections: dict[str, list[Statement]] = {}
+    for n, (start, name) in enumerate(starts):
+        if name not in SECTIONS:
+            raise Refused(f"{path}:{start + 1}: unknown section '{name}'; the sections are {', '.join(SECTIONS)}")
+        if name in sections:
+            raise Refused(f"{path}:{start + 1}: the section '{name}' appears twice")
+        end = starts[n + 1][0] if n + 1 < len(starts) else len(lines)
+        sections[name] = split_text(path, "".join(lines[start + 1:end]), first_line=start + 2)
+    return sections
+
+
+def _declaration(path: Path, statements: list[Statement]) -> dict:
+    """The declare section's one row, evaluated without the database (it selects constants)."""
+    where = statements[0].where if statements else f"{path}"
+    if len(statements) != 1:
+        raise Refused(f"{where}: the declare section is one select of constants, e.g. "
+                      "select 'events' as feed, 'events' as target, ...")
+    try:
+        cursor = sqlite3.connect(":memory:").execute(statements[0].text)
+        row = cursor.fetchall()
+    except sqlite3.Error as exc:
+        raise Refused(f"{where}: the declare section must be a select of constants: {exc}") from None
+    names = [d[0] for d in cursor.description or ()]
+    if len(row) != 1 or sorted(names) != sorted(DECLARED):
+        raise Refused(f"{where}: the declare section selects one row with the columns {', '.join(DECLARED)} "
+                      f"(it selects {', '.join(names) or 'nothing'})")
+    declared = dict(zip(names, row[0]))
+    for name, value in declared.items():
+        if not isinstance(value, str) or not value.strip():
+            raise Refused(f"{where}: {name} must be a non-empty text, not {value!r}")
+        declared[name] = value.strip()
+    if not FEED_NAME.match(declared["feed"]):
+        raise Refused(f"{where}: the feed name {declared['feed']!r} may hold letters, digits, '_', '.' and '-'")
+    if declared["timestamp_format"] not in TIMESTAMP_FORMATS:
+        raise Refused(f"{where}: timestamp_format is one of {', '.join(TIMESTAMP_FORMATS)}, "
+                      f"not {declared['timestamp_format']!r} (convert other forms to ISO-8601 text "
+                      "in the records section)")
+    return declared
+
+
+def _names(listed: str) -> list[str]:
+    """'store_id, order_id' -> ['store_id', 'order_id'] (header names are lower case)."""
+    return [name.strip().lower() for name in listed.split(",") if name.strip()]

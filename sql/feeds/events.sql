@@ -1,0 +1,105 @@
+-- The sample feed: purchase events, one row per event_id in the table events.
+-- To make a feed of your own, copy this file (or orders.sql, whose key has two
+-- columns) and change what it says about the records: README, "Your own feed".
+--
+-- Each section runs at its own place in a run (the stages in sql/ are generic:
+-- they know a record only by the names starting with '_' that this file gives):
+--   declare  read by the runner before the database is opened
+--   target   with the schema stage (01), in the run's opening transaction
+--   records  in the load, after stage 02 checked the input's columns: the
+--            views the generic stages read
+--   upsert   after stage 09 decided each record's outcome
+--   trace    for --trace
+-- Written in the common subset of SQLite and PostgreSQL; a section that must
+-- differ goes in events.postgresql.sql beside it, which replaces only that section.
+
+-- section: declare
+-- Who the feed is. The runner binds each column to every statement (:feed,
+-- :target, ...); the generic stages use them in their rules and messages.
+-- Two definitions that declare the same feed name are the same feed (its
+-- watermark, history and dead letters).
+select 'events'                              as feed,
+       'events'                              as target,
+       'event_id'                            as key_columns,       -- one column, or several: 'a, b'
+       'event_ts'                            as timestamp_column,
+       'iso8601'                             as timestamp_format,  -- or 'unix_seconds'
+       'event_id, event_ts, user_id, amount' as input_columns;     -- what the input must have
+
+-- section: target
+-- One row per key, always the newest version seen, and where it came from.
+create table if not exists events (
+    event_id  text primary key,
+    event_ts  text not null,        -- UTC, 'YYYY-MM-DDTHH:MM:SS'
+    user_id   text,
+    amount    numeric not null,
+    run_id    integer not null,     -- the run that last wrote this row ...
+    source    text not null,        -- ... and the file and line it came from
+    line_no   integer not null
+);
+
+-- section: records
+-- feed_records: one row per landed record (landing: one text column per input
+-- column, and _record_no). The generic stages read:
+--   _record_no  as landed
+--   _key        the key as text, NULL when missing: the value itself for one
+--               column, key_text(a, b) for several
+--   _ts_text    the timestamp as written (timestamp_format says how to read it)
+--   _invalid    the first rule the other columns break, as the reason a person
+--               reads in dead_letter; NULL when they are fine
+-- and every other column is the feed's own typed value, kept in run_batch for
+-- the upsert (and for stages of your own).
+drop view if exists feed_records;
+create temp view feed_records as
+select _record_no,
+       event_id as _key,
+       event_ts as _ts_text,
+       event_id,
+       user_id,
+       case when amount_is_number then cast(amount as numeric) end as amount,
+       case when amount is null then 'amount is missing'
+            when not amount_is_number then 'amount is not a number: ' || amount
+            -- SQLite keeps numbers as 64-bit floats: more digits would be silently rounded
+            when length(amount) > 15 and length(replace(replace(replace(amount, '.', ''), '-', ''), '+', '')) > 15
+                then 'amount has more than 15 digits: ' || amount
+       end as _invalid
+  from (select _record_no, event_id, event_ts, user_id, amount,
+               -- digits, then optionally '.' and digits, after an optional sign:
+               -- 12, -3.5, .5, 7. (no exponents, no thousands separators)
+               coalesce(unsigned_amount not in ('', '.')
+                        and trim(unsigned_amount, '0123456789') in ('', '.'), false) as amount_is_number
+          from (select _record_no,
+                       nullif(trim(event_id), '') as event_id,
+                       nullif(trim(event_ts), '') as event_ts,
+                       nullif(trim(user_id), '')  as user_id,
+                       nullif(trim(amount), '')   as amount,
+                       case when substr(trim(amount), 1, 1) in ('+', '-') then substr(trim(amount), 2)
+                            else trim(amount) end as unsigned_amount
+                  from landing) as trimmed) as checked;
+
+-- stored_versions: for each record whose key the target already holds, the
+-- stored row's timestamp (stage 09 marks a record not newer than it 'stale').
+drop view if exists stored_versions;
+create temp view stored_versions as
+select records._record_no, stored.event_ts as _ts
+  from feed_records as records
+  join events as stored on stored.event_id = records.event_id;
+
+-- section: upsert
+-- The guarded upsert: a stored row is replaced only by a strictly newer one,
+-- whatever the stages before decided.
+insert into events (event_id, event_ts, user_id, amount, run_id, source, line_no)
+select event_id, _ts, user_id, amount, :run_id, _source, _line_no
+  from run_batch
+ where _outcome = 'loaded'
+on conflict (event_id) do update
+   set event_ts = excluded.event_ts,
+       user_id  = excluded.user_id,
+       amount   = excluded.amount,
+       run_id   = excluded.run_id,
+       source   = excluded.source,
+       line_no  = excluded.line_no
+ where excluded.event_ts > events.event_ts;
+
+-- section: trace
+-- The key's current row (--trace KEY; :key is the key as text).
+select * from events where event_id = :key;

@@ -1,0 +1,5 @@
+-- Functions the feed definitions may call, created in the opening transaction.
+-- key_text(a, b, ...): a key of several columns as text, a JSON array of the
+-- values (["S1","O-1001"]); of one column, the value itself; NULL if a value is.
+-- SQLite has no SQL-defined functions: the runner registers key_text on each
+-- connection (loader/sqlite_db.py), so this file has nothing to do.
