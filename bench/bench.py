@@ -4,6 +4,7 @@
     python bench/bench.py --records 100000 --rounds 5
     python bench/bench.py --postgres URL         # also PostgreSQL, against COPY into a bare table
     python bench/bench.py --peers                # also sqlite-utils and dlt (requirements-bench.txt)
+    python bench/bench.py --baseline ../old      # also another checkout (e.g. the previous release), same rounds
 
 The limit: Python's csv.reader feeding executemany into one bare four-column
 table, one transaction, fresh file. Every measurement runs in its own process;
@@ -77,16 +78,18 @@ def fresh(tmp: Path, name: str) -> Path:
     return path
 
 
-def runner(batch: Path, db: str) -> list[str]:
-    return [sys.executable, str(ROOT / "runner.py"), str(batch), "--db", db, "--now", NOW, "-q"]
+def runner(batch: Path, db: str, root: Path = ROOT) -> list[str]:
+    return [sys.executable, str(root / "runner.py"), str(batch), "--db", db, "--now", NOW, "-q"]
 
 
 def median_of(samples: list[tuple]) -> tuple[float, float]:
     return statistics.median(s[0] for s in samples), max(s[1] for s in samples)
 
 
-def bench_sqlite(batch: Path, tmp: Path, rounds: int, records: int, peers: bool) -> dict:
+def bench_sqlite(batch: Path, tmp: Path, rounds: int, records: int, peers: bool,
+                 baseline: Path | None = None) -> dict:
     limit, fresh_runs, reruns, timings = [], [], [], []
+    base_fresh, base_reruns = [], []
     peer_runs: dict[str, list] = {"sqlite-utils upsert": [], "dlt merge (duckdb)": []}
     for _ in range(rounds):
         limit.append(run([sys.executable, "-c", RAW_SQLITE, str(batch), str(fresh(tmp, "raw.db"))]))
@@ -95,6 +98,10 @@ def bench_sqlite(batch: Path, tmp: Path, rounds: int, records: int, peers: bool)
         fresh_runs.append(first)
         timings.append(json.loads(first[2])["timings"])
         reruns.append(run(runner(batch, db)))
+        if baseline:
+            db = str(fresh(tmp, "baseline.db"))
+            base_fresh.append(run(runner(batch, db, baseline)))
+            base_reruns.append(run(runner(batch, db, baseline)))
         if peers:
             peer_runs["sqlite-utils upsert"].append(run(
                 [SQLITE_UTILS, "upsert", str(fresh(tmp, "su.db")), "events", str(batch), "--csv",
@@ -105,6 +112,8 @@ def bench_sqlite(batch: Path, tmp: Path, rounds: int, records: int, peers: bool)
     limit_s, limit_mem = median_of(limit)
     result = {"records": records, "limit_s": limit_s, "limit_peak_mib": limit_mem, "rows": {}}
     for name, samples in [("pipeline, fresh database", fresh_runs), ("pipeline, rerun (all skipped)", reruns),
+                          *([("baseline, fresh database", base_fresh), ("baseline, rerun (all skipped)",
+                                                                         base_reruns)] if baseline else []),
                           *([(k, v) for k, v in peer_runs.items()] if peers else [])]:
         seconds, mem = median_of(samples)
         result["rows"][name] = {"median_s": seconds, "rows_per_s": records / seconds,
@@ -147,6 +156,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--postgres", metavar="URL", help="also measure PostgreSQL at this URL (its tables are dropped)")
     parser.add_argument("--peers", action="store_true", help="also measure sqlite-utils and dlt")
+    parser.add_argument("--baseline", metavar="DIR", type=Path,
+                        help="also measure the runner.py of another checkout (e.g. the previous release)")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
     args = parser.parse_args()
 
@@ -155,7 +166,7 @@ def main() -> None:
     write_batch(batch, args.records, seed=args.seed)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"SQLite {sqlite3.sqlite_version}", file=sys.stderr)
-    results = {"sqlite": bench_sqlite(batch, tmp, args.rounds, args.records, args.peers)}
+    results = {"sqlite": bench_sqlite(batch, tmp, args.rounds, args.records, args.peers, args.baseline)}
     print(table("SQLite", results["sqlite"]))
     print("stage medians (s): " + ", ".join(f"{k} {v:.2f}" for k, v in results["sqlite"]["stage_median_s"].items()))
     if args.postgres:

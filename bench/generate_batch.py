@@ -1,33 +1,43 @@
 """Writes a seeded batch like a real feed: ~20% repeated keys with other timestamps, ~2% invalid.
 
-    python bench/generate_batch.py 1000000 /tmp/batch.csv [--seed 7] [--start 2025-01-01T00:00:00]
+    python bench/generate_batch.py 1000000 /tmp/batch.csv [--seed 7] [--start 2025-01-01T00:00:00] [--feed orders]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 INVALID = ["not-a-time", "2025-02-30T10:00:00", ""]
 
 
-def write_batch(path, n: int, seed: int = 7, start: str = "2025-01-01T00:00:00", key_offset: int = 0) -> None:
+def write_batch(path, n: int, seed: int = 7, start: str = "2025-01-01T00:00:00", key_offset: int = 0,
+                feed: str = "events") -> None:
+    """feed: 'events' (the sample's columns) or 'orders' (sql/feeds/orders.sql: a key of two
+    columns, epoch seconds); the same records either way."""
     rng = random.Random(seed)
     base = datetime.fromisoformat(start)
     distinct = int(n * 0.8)
     with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write("event_id,event_ts,user_id,amount\n")
+        f.write("event_id,event_ts,user_id,amount\n" if feed == "events"
+                else "store_id,order_id,updated_at,customer,total\n")
         for i in range(n):
             key = i if i < distinct else rng.randrange(distinct)
-            ts = (base + timedelta(seconds=rng.randrange(30 * 86400))).strftime("%Y-%m-%dT%H:%M:%S")
+            moment = base + timedelta(seconds=rng.randrange(30 * 86400))
+            ts = moment.strftime("%Y-%m-%dT%H:%M:%S") if feed == "events" else \
+                str(int(moment.replace(tzinfo=timezone.utc).timestamp()))
             amount = f"{rng.randrange(100000) / 100:.2f}"
             roll = rng.random()
             if roll < 0.01:
                 ts = rng.choice(INVALID)
             elif roll < 0.02:
                 amount = "n/a"
-            f.write(f"evt-{key + key_offset:09d},{ts},user-{rng.randrange(50000)},{amount}\n")
+            user = f"user-{rng.randrange(50000)}"
+            if feed == "events":
+                f.write(f"evt-{key + key_offset:09d},{ts},{user},{amount}\n")
+            else:
+                f.write(f"S{(key + key_offset) % 7},O-{key + key_offset:09d},{ts},{user},{amount}\n")
 
 
 def main() -> None:
@@ -36,8 +46,9 @@ def main() -> None:
     parser.add_argument("path")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--start", default="2025-01-01T00:00:00")
+    parser.add_argument("--feed", choices=("events", "orders"), default="events")
     args = parser.parse_args()
-    write_batch(args.path, args.records, args.seed, args.start)
+    write_batch(args.path, args.records, args.seed, args.start, feed=args.feed)
 
 
 if __name__ == "__main__":

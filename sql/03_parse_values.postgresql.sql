@@ -52,7 +52,7 @@ select records.*,
                                            'YYYY-MM-DD"T"HH24:MI:SS') end
             else pg_temp.utc_text(_ts_text)
        end as _ts
-  from (select feed_records.*, landing._source, landing._line_no, landing._raw, landing._problem
+  from (select feed_records.*, landing._source, landing._line_no, landing._problem
           from feed_records
           join landing on landing._record_no = feed_records._record_no
         offset 0) as records

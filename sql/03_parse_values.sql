@@ -55,7 +55,7 @@ select records.*,
                  = replace(substr(_ts_text, 1, 16), ' ', 'T')
                 then strftime('%Y-%m-%dT%H:%M:%S', _ts_text)
        end as _ts
-  from (select feed_records.*, landing._source, landing._line_no, landing._raw, landing._problem
+  from (select feed_records.*, landing._source, landing._line_no, landing._problem
           from feed_records
           join landing on landing._record_no = feed_records._record_no
          limit -1 offset 0) as records

@@ -8,7 +8,7 @@
 --   _record_no  input order across the run: the later record wins a tie
 --   _key        the key as text (the value itself, or a JSON array for several columns)
 --   _ts         the timestamp, UTC 'YYYY-MM-DDTHH:MM:SS'
---   _source, _line_no, _raw   where the record came from, and its text
+--   _source, _line_no   where the record came from (its raw text stays in landing)
 --   _reason     why it was rejected
 --   _outcome    rejected | skipped | superseded | stale | loaded
 --   _detail     what lineage should say about the outcome

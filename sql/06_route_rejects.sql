@@ -3,7 +3,7 @@
 -- rerun of the same file, or a replay) is not written again; its reason is
 -- brought up to date. A dead letter whose record now passes validation is
 -- resolved, not deleted: the run that resolved it is recorded.
--- Reads: run_batch. Writes: dead_letter.
+-- Reads: run_batch, landing (the raw text, by _record_no). Writes: dead_letter.
 
 -- (update ... from run_batch: walks the batch and probes dead_letter by its
 -- (source, line_no) index, instead of scanning the batch per dead letter)
@@ -12,10 +12,11 @@ update dead_letter
        status = 'open',
        resolved_by_run = null
   from run_batch as b
+  join landing on landing._record_no = b._record_no
  where b._outcome = 'rejected'
    and b._source = dead_letter.source
    and b._line_no = dead_letter.line_no
-   and b._raw = dead_letter.raw
+   and landing._raw = dead_letter.raw
    and dead_letter.feed = :feed
    and (dead_letter.reason <> b._reason or dead_letter.status <> 'open');
 
@@ -23,21 +24,23 @@ update dead_letter
    set status = 'resolved',
        resolved_by_run = :run_id
   from run_batch as b
+  join landing on landing._record_no = b._record_no
  where b._outcome is null
    and dead_letter.status = 'open'
    and b._source = dead_letter.source
    and b._line_no = dead_letter.line_no
-   and b._raw = dead_letter.raw
+   and landing._raw = dead_letter.raw
    and dead_letter.feed = :feed;
 
 -- ids: after the largest so far, in input order (gaps are harmless)
 insert into dead_letter (dead_letter_id, feed, run_id, source, line_no, raw, reason)
 select (select coalesce(max(dead_letter_id), 0) from dead_letter) + b._record_no,
-       :feed, :run_id, b._source, b._line_no, b._raw, b._reason
+       :feed, :run_id, b._source, b._line_no, landing._raw, b._reason
   from run_batch b
+  join landing on landing._record_no = b._record_no
  where b._outcome = 'rejected'
    and not exists (select 1 from dead_letter d
                     where d.source = b._source
                       and d.line_no = b._line_no
-                      and d.raw = b._raw
+                      and d.raw = landing._raw
                       and d.feed = :feed);

@@ -11,6 +11,7 @@ import sys
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,8 +19,71 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample_input.txt"
+ORDERS_SAMPLE = ROOT / "data" / "orders_sample.csv"
 ENGINES = ["sqlite", "postgresql"]
 HEADER = "event_id,event_ts,user_id,amount\n"
+
+
+class TestFeed:
+    """One shipped feed as the tests write records for it and read its target back: the same
+    record (key, ISO timestamp, a text value, a number) in that feed's own shape."""
+
+    name = "events"
+    header = HEADER
+    timestamp_column, key_columns, target = "event_ts", "event_id", "events"
+
+    def line(self, key: str, ts: str, user, amount) -> str:
+        return f"{key},{ts},{user},{amount}"
+
+    def key(self, key: str) -> str:
+        """The key's text form, as lineage and --trace have it."""
+        return key
+
+    def rows(self, loader) -> dict:  # key -> (timestamp, text value, number)
+        return {r[0]: r[1:4] for r in loader.rows("select event_id, event_ts, user_id, amount from events")}
+
+    def sample(self, tmp: Path) -> Path:
+        return SAMPLE
+
+
+class OrdersFeed(TestFeed):
+    """sql/feeds/orders.sql: a key of two columns (a store and the key), epoch seconds."""
+
+    name = "orders"
+    header = "store_id,order_id,updated_at,customer,total\n"
+    timestamp_column, key_columns, target = "updated_at", "store_id or order_id", "orders"
+
+    def line(self, key: str, ts: str, user, amount) -> str:
+        store = f"S{len(key) % 3}"  # a store of its own for some keys: both columns make the key
+        return f"{store if key else ''},{key},{self.epoch(ts)},{user},{amount}"
+
+    @staticmethod
+    def epoch(ts: str) -> str:
+        """An ISO timestamp (any offset) as epoch seconds; anything else (an invalid time) as is."""
+        try:
+            moment = datetime.fromisoformat(ts.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return ts
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return str(int(moment.timestamp()))
+
+    def key(self, key: str) -> str:
+        return json.dumps([f"S{len(key) % 3}", key], separators=(",", ":"))
+
+    def rows(self, loader) -> dict:
+        return {json.dumps([r[0], r[1]], separators=(",", ":")): r[2:5] for r in loader.rows(
+            "select store_id, order_id, updated_at, customer, total from orders")}
+
+    def sample(self, tmp: Path) -> Path:
+        """The events sample's records, in this feed's shape (the same counts, run after run)."""
+        path = tmp / "orders_like_sample.csv"
+        lines = SAMPLE.read_text().splitlines()[1:]
+        path.write_text(self.header + "".join(self.line(*line.split(",")) + "\n" for line in lines))
+        return path
+
+
+FEEDS = {"events": TestFeed(), "orders": OrdersFeed()}
 
 
 @dataclass
@@ -37,17 +101,29 @@ class Loader:
     """One fresh database (a SQLite file in tmp_path, or a PostgreSQL database), and the runner
     pointed at it, as a user runs it."""
 
-    def __init__(self, tmp_path: Path, engine: str = "sqlite", db=None):
+    def __init__(self, tmp_path: Path, engine: str = "sqlite", db=None, feed: TestFeed = FEEDS["events"]):
         self.tmp = tmp_path
         self.engine = engine
         self.db = db if db is not None else tmp_path / "pipeline.db"
         self.sql_dir = ROOT / "sql"
+        self.feed = feed
         self._files = 0
+
+    @property
+    def sample(self) -> Path:
+        """The mission's sample, in this loader's feed's shape."""
+        return self.feed.sample(self.tmp)
+
+    def line(self, key: str, ts: str, user="u", amount=1) -> str:
+        """One record as a line of this loader's feed."""
+        return self.feed.line(key, ts, user, amount)
 
     def run(self, *args, now: str | None = "2025-02-01T00:00:00", timeout=120,
             obey_file_modes: bool = False) -> Result:
         cmd = [sys.executable, str(ROOT / "runner.py"), *map(str, args), "--db", str(self.db),
                "--sql-dir", str(self.sql_dir)]
+        if self.feed.name != "events" and "--feed" not in args:
+            cmd += ["--feed", self.feed.name]
         if obey_file_modes and os.geteuid() == 0:
             # root ignores file modes; without these capabilities it obeys them like a user
             caps = "-dac_override,-dac_read_search"
@@ -57,11 +133,11 @@ class Loader:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=self.tmp)
         return Result(done.returncode, done.stdout, done.stderr)
 
-    def batch(self, *lines: str, header: str = HEADER) -> Path:
-        """Write a CSV batch file and return its path."""
+    def batch(self, *lines: str, header: str | None = None) -> Path:
+        """Write a CSV batch file (in the feed's shape unless header says otherwise) and return its path."""
         self._files += 1
         path = self.tmp / f"batch{self._files}.csv"
-        path.write_text(header + "".join(line + "\n" for line in lines), encoding="utf-8")
+        path.write_text((header or self.feed.header) + "".join(line + "\n" for line in lines), encoding="utf-8")
         return path
 
     def load(self, *lines: str, **kwargs) -> dict:
@@ -139,8 +215,8 @@ class Loader:
     def table(self, name: str) -> list[tuple]:
         return self.rows(f"select * from {name} order by 1")
 
-    def events(self) -> dict:  # key -> (event_ts, user_id, amount)
-        return {r[0]: r[1:4] for r in self.rows("select event_id, event_ts, user_id, amount from events")}
+    def events(self) -> dict:  # key -> (timestamp, the text value, the number), from the feed's target
+        return self.feed.rows(self)
 
     def copy_sql(self) -> Path:
         """A private copy of sql/ that a test may edit."""
@@ -168,19 +244,27 @@ def postgres():
     cluster.stop()
 
 
-def make_loader(engine: str, tmp_path: Path, request) -> Loader:
+def make_loader(engine: str, tmp_path: Path, request, feed: str = "events") -> Loader:
     if engine == "sqlite":
-        return Loader(tmp_path)
+        return Loader(tmp_path, feed=FEEDS[feed])
     cluster = request.getfixturevalue("postgres")
     name = f"t_{uuid.uuid4().hex[:12]}"
     cluster.execute("postgres", f"create database {name}")
-    return Loader(tmp_path, "postgresql", cluster.url(name))
+    return Loader(tmp_path, "postgresql", cluster.url(name), feed=FEEDS[feed])
 
 
 @pytest.fixture(params=ENGINES)
 def loader(request, tmp_path) -> Loader:
     """A fresh database on each engine: the behaviour suite runs against both."""
     return make_loader(request.param, tmp_path, request)
+
+
+@pytest.fixture(params=[(engine, feed) for feed in FEEDS for engine in ENGINES],
+                ids=lambda p: f"{p[0]}-{p[1]}")
+def feed_loader(request, tmp_path) -> Loader:
+    """A fresh database on each engine, for each shipped feed: the behaviours hold for every feed."""
+    engine, feed = request.param
+    return make_loader(engine, tmp_path, request, feed)
 
 
 @pytest.fixture

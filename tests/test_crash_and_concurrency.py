@@ -1,4 +1,5 @@
-"""Killed runs change nothing and are labelled; concurrent runs serialise."""
+"""Killed runs change nothing and are labelled; concurrent runs serialise. For each shipped feed,
+on both engines."""
 
 import signal
 import subprocess
@@ -8,18 +9,15 @@ import time
 import pytest
 
 from bench.generate_batch import write_batch
-from conftest import ROOT, SAMPLE
-
-TABLES = ("events", "dead_letter", "lineage", "watermark")
-
+from conftest import FEEDS, ROOT, SAMPLE
 
 def snapshot(loader) -> dict:
-    return {t: loader.table(t) for t in TABLES}
+    return {t: loader.table(t) for t in (loader.feed.target, "dead_letter", "lineage", "watermark")}
 
 
 def start_runner(loader, *args) -> subprocess.Popen:
     cmd = [sys.executable, str(ROOT / "runner.py"), *map(str, args), "--db", str(loader.db),
-           "--now", "2025-03-01T00:00:00", "-q"]
+           "--now", "2025-03-01T00:00:00", "-q", "--feed", loader.feed.name]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -36,15 +34,18 @@ def wait_for_status(loader, run_id: int, status: str, timeout: float = 30) -> No
 
 
 @pytest.fixture(scope="module")
-def big_batch(tmp_path_factory):
-    path = tmp_path_factory.mktemp("batches") / "big.csv"
-    write_batch(path, 300_000, seed=3)
-    return path
+def big_batches(tmp_path_factory) -> dict:
+    """300,000 records of each shipped feed, written once."""
+    folder = tmp_path_factory.mktemp("batches")
+    for feed in FEEDS:
+        write_batch(folder / f"{feed}.csv", 300_000, seed=3, feed=feed)
+    return {feed: folder / f"{feed}.csv" for feed in FEEDS}
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.3, 0.8, 1.5, 2.5])
-def test_sigkill_at_any_moment_leaves_the_database_as_it_was(loader, big_batch, delay):
-    assert loader.run(SAMPLE).code == 0
+def test_sigkill_at_any_moment_leaves_the_database_as_it_was(feed_loader, big_batches, delay):
+    loader, big_batch = feed_loader, big_batches[feed_loader.feed.name]
+    assert loader.run(loader.sample).code == 0
     before = snapshot(loader)
 
     runner = start_runner(loader, big_batch)
@@ -58,14 +59,15 @@ def test_sigkill_at_any_moment_leaves_the_database_as_it_was(loader, big_batch, 
     if loader.engine == "sqlite":
         assert loader.rows("pragma integrity_check") == [("ok",)]
     # the next run labels the dead one, and loads normally
-    after = loader.run(loader.batch("k,2025-01-20T00:00:00,u,1"))
+    after = loader.run(loader.batch(loader.line("k", "2025-01-20T00:00:00", "u", 1)))
     assert after.code == 0, after.stderr
     status, error = loader.rows("select status, error from run_log where run_id = 2")[0]
     assert status == "interrupted" and "killed" in error
 
 
-def test_sigterm_rolls_back_and_is_logged_as_failed(loader, big_batch):
-    assert loader.run(SAMPLE).code == 0
+def test_sigterm_rolls_back_and_is_logged_as_failed(feed_loader, big_batches):
+    loader, big_batch = feed_loader, big_batches[feed_loader.feed.name]
+    assert loader.run(loader.sample).code == 0
     before = snapshot(loader)
     runner = start_runner(loader, big_batch)
     wait_for_status(loader, 2, "running")
@@ -77,20 +79,21 @@ def test_sigterm_rolls_back_and_is_logged_as_failed(loader, big_batch):
         ("failed", "stopped by a signal; nothing was kept")]
 
 
-def serial_state(tmp_path, batches) -> dict:
-    """The events a fresh (SQLite) database holds after running the batches one after the other."""
+def serial_state(tmp_path, batches, feed) -> dict:
+    """The rows a fresh (SQLite) database holds after running the batches one after the other."""
     from conftest import Loader
-    serial = Loader(tmp_path)
+    serial = Loader(tmp_path, feed=feed)
     for batch in batches:
         result = serial.run(batch, now="2025-03-01T00:00:00")
         assert result.code == 0, result.stderr
     return serial.events()
 
 
-def test_two_runners_at_once_serialise(loader, tmp_path_factory):
+def test_two_runners_at_once_serialise(feed_loader, tmp_path_factory):
+    loader, feed = feed_loader, feed_loader.feed.name
     a, b = loader.tmp / "a.csv", loader.tmp / "b.csv"
-    write_batch(a, 60_000, seed=1)                                       # overlapping keys,
-    write_batch(b, 60_000, seed=2, start="2025-01-10T00:00:00")           # partly newer
+    write_batch(a, 60_000, seed=1, feed=feed)                                     # overlapping keys,
+    write_batch(b, 60_000, seed=2, start="2025-01-10T00:00:00", feed=feed)         # partly newer
 
     runners = [start_runner(loader, a), start_runner(loader, b)]
     results = [(r.wait(timeout=120), r.stderr.read()) for r in runners]
@@ -101,7 +104,7 @@ def test_two_runners_at_once_serialise(loader, tmp_path_factory):
     # whichever loaded first saw no watermark: that is the order to replay
     first = next(r for r in runs if r[3] is None)[1]
     order = [a, b] if first == str(a) else [b, a]
-    assert loader.events() == serial_state(tmp_path_factory.mktemp("serial"), order)
+    assert loader.events() == serial_state(tmp_path_factory.mktemp("serial"), order, loader.feed)
     for run_id in (1, 2):
         summary = dict(zip(("staged", "rejected", "input_records"), loader.rows(
             "select staged, rejected, input_records from run_log where run_id = ?", run_id)[0]))

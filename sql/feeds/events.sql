@@ -55,26 +55,31 @@ select _record_no,
        event_ts as _ts_text,
        event_id,
        user_id,
-       case when amount_is_number then cast(amount as numeric) end as amount,
-       case when amount is null then 'amount is missing'
-            when not amount_is_number then 'amount is not a number: ' || amount
+       case when amount_is = 'a number' then cast(amount as numeric) end as amount,
+       case amount_is
+            when 'missing' then 'amount is missing'
+            when 'not a number' then 'amount is not a number: ' || amount
             -- SQLite keeps numbers as 64-bit floats: more digits would be silently rounded
-            when length(amount) > 15 and length(replace(replace(replace(amount, '.', ''), '-', ''), '+', '')) > 15
-                then 'amount has more than 15 digits: ' || amount
+            else case when length(amount) > 15
+                           and length(replace(replace(replace(amount, '.', ''), '-', ''), '+', '')) > 15
+                      then 'amount has more than 15 digits: ' || amount end
        end as _invalid
-  from (select _record_no, event_id, event_ts, user_id, amount,
-               -- digits, then optionally '.' and digits, after an optional sign:
-               -- 12, -3.5, .5, 7. (no exponents, no thousands separators)
-               coalesce(unsigned_amount not in ('', '.')
-                        and trim(unsigned_amount, '0123456789') in ('', '.'), false) as amount_is_number
-          from (select _record_no,
-                       nullif(trim(event_id), '') as event_id,
-                       nullif(trim(event_ts), '') as event_ts,
-                       nullif(trim(user_id), '')  as user_id,
-                       nullif(trim(amount), '')   as amount,
-                       case when substr(trim(amount), 1, 1) in ('+', '-') then substr(trim(amount), 2)
-                            else trim(amount) end as unsigned_amount
-                  from landing) as trimmed) as checked;
+  from (select _record_no,
+               nullif(trim(event_id), '') as event_id,
+               nullif(trim(event_ts), '') as event_ts,
+               nullif(trim(user_id), '')  as user_id,
+               trim(amount)               as amount,
+               -- a number: digits, then optionally '.' and digits, after an optional
+               -- sign: 12, -3.5, .5, 7. (no exponents, no thousands separators).
+               -- The common form (digits and at most one '.') takes one call.
+               case when trim(amount, '0123456789') in ('', '.') and amount not in ('', '.') then 'a number'
+                    when nullif(trim(amount), '') is null then 'missing'
+                    when trim(ltrim(trim(amount), '+-'), '0123456789') in ('', '.')
+                         and ltrim(trim(amount), '+-') not in ('', '.')
+                         and substr(trim(amount), 2, 1) not in ('+', '-') then 'a number'
+                    else 'not a number'
+               end as amount_is
+          from landing) as fields;
 
 -- stored_versions: for each record whose key the target already holds, the
 -- stored row's timestamp (stage 09 marks a record not newer than it 'stale').

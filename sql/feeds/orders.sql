@@ -40,25 +40,27 @@ select _record_no,
        store_id,
        order_id,
        customer,
-       case when total_is_number then cast(total as numeric) end as total,
-       case when total is null then 'total is missing'
-            when not total_is_number then 'total is not a decimal number: ' || total
-            when length(total) > 15 and length(replace(replace(total, '.', ''), '-', '')) > 15
-                then 'total has more than 15 digits: ' || total
+       case when total_is = 'a number' then cast(total as numeric) end as total,
+       case total_is
+            when 'missing' then 'total is missing'
+            when 'not a number' then 'total is not a decimal number: ' || total
+            else case when length(replace(replace(total, '.', ''), '-', '')) > 15
+                      then 'total has more than 15 digits: ' || total end
        end as _invalid
-  from (select _record_no, store_id, order_id, updated_at, customer, total,
+  from (select _record_no,
+               nullif(trim(store_id), '')   as store_id,
+               nullif(trim(order_id), '')   as order_id,
+               nullif(trim(updated_at), '') as updated_at,
+               nullif(trim(customer), '')   as customer,
+               trim(total)                  as total,
                -- 12, 12.5, -3.25 (a refund): digits with at most one '.'
-               coalesce(unsigned_total not in ('', '.')
-                        and trim(unsigned_total, '0123456789') in ('', '.'), false) as total_is_number
-          from (select _record_no,
-                       nullif(trim(store_id), '')   as store_id,
-                       nullif(trim(order_id), '')   as order_id,
-                       nullif(trim(updated_at), '') as updated_at,
-                       nullif(trim(customer), '')   as customer,
-                       nullif(trim(total), '')      as total,
-                       case when substr(trim(total), 1, 1) = '-' then substr(trim(total), 2)
-                            else trim(total) end as unsigned_total
-                  from landing) as trimmed) as checked;
+               case when nullif(trim(total), '') is null then 'missing'
+                    when trim(ltrim(trim(total), '-'), '0123456789') in ('', '.')
+                         and ltrim(trim(total), '-') not in ('', '.')
+                         and substr(trim(total), 2, 1) <> '-' then 'a number'
+                    else 'not a number'
+               end as total_is
+          from landing) as fields;
 
 drop view if exists stored_versions;
 create temp view stored_versions as
