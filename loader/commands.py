@@ -12,6 +12,7 @@ from pathlib import Path
 from . import report
 from .engines import engine_name, open_database
 from .errors import Refused
+from .feed import is_path
 from .inputs import Inputs
 from .plan import Plan
 from .postgres_db import hide_password
@@ -62,10 +63,11 @@ def repair_watermark(args, outcome: Outcome) -> None:
 
 def upgrade(args, outcome: Outcome) -> None:
     plan, now = _plan_and_clock(args)
-    result = _run(args, open_database(args.db, args.lock_timeout, must_exist=True), plan, now).upgrade()
+    run = _run(args, open_database(args.db, args.lock_timeout, must_exist=True), plan, now)
+    result = run.upgrade()
     outcome.committed = True
     if result["schema_version_before"] == result["schema_version"]:
-        _say(args, f"{args.db}: the schema is up to date (version {result['schema_version']})")
+        _say(args, f"{run.db.display}: the schema is up to date (version {result['schema_version']})")
     print(json.dumps(result, indent=2))
 
 
@@ -73,8 +75,7 @@ def trace(args, outcome: Outcome) -> None:
     plan, now = _plan_and_clock(args)
     run = _run(args, open_database(args.db, args.lock_timeout, must_exist=True), plan, now)
     run.check_readable("--trace")
-    # several values are the parts of a key of several columns, in key order
-    key = args.trace[0] if len(args.trace) == 1 else key_text(*args.trace)
+    key = trace_key(args.trace, plan.feed)
     history = run.read_only_query("trace", key=key)
     current, target_exists = run.current_row(key)
     feed = plan.feed
@@ -86,14 +87,30 @@ def trace(args, outcome: Outcome) -> None:
 
 
 def runs(args, outcome: Outcome) -> None:
-    plan, now = _plan_and_clock(args)
-    run = _run(args, open_database(args.db, args.lock_timeout, must_exist=True), plan, now)
+    # every feed's runs, unless --feed names one: by name (no definition needed) or by a definition's path
+    by_path = bool(args.feed and is_path(args.feed))
+    plan = Plan.read(Path(args.sql_dir), engine_name(args.db), args.feed if by_path else None)
+    run = _run(args, open_database(args.db, args.lock_timeout, must_exist=True), plan, run_clock(args.now))
     run.check_readable("--runs")
-    # every feed's runs, unless --feed names one
-    history = run.read_only_query("history", only_feed=plan.feed.name if args.feed else None)
+    history = run.read_only_query("history", only_feed=plan.feed.name if by_path else args.feed)
     print(report.runs_table(history))
     if args.output:
         report.write_json(args.output, {"runs": history})
+
+
+def trace_key(values: list[str], feed) -> str:
+    """--trace's values as the key's text form: one value is the key (or, for a key of several
+    columns, its text form); several are its columns' values in key order."""
+    columns = feed.key_columns
+    if len(values) == 1 and (len(columns) == 1 or values[0].startswith("[")):
+        return values[0]
+    if len(columns) == 1:
+        raise Refused(f"the key of the feed {feed.name} is one column ({columns[0]}): give --trace one value")
+    if len(values) != len(columns):
+        example = key_text(*(f"<{c}>" for c in columns))
+        raise Refused(f"the key of the feed {feed.name} has {len(columns)} columns ({', '.join(columns)}): "
+                      f"give --trace {len(columns)} values in that order, or the key's text form, e.g. '{example}'")
+    return key_text(*values)
 
 
 def _run(args, db, plan: Plan, now: str, lookback_seconds: int = 0) -> Run:
@@ -104,9 +121,11 @@ def _run(args, db, plan: Plan, now: str, lookback_seconds: int = 0) -> Run:
 def runner_options(args, plan: Plan) -> str:
     """The options that point another command at the same database and feed, for messages
     that suggest one (e.g. --repair-watermark after a corrupted watermark)."""
-    options = ["--db", hide_password(args.db), "--feed", args.feed or plan.feed.name]
+    # absolute paths: the message may be read (in run_log) from another directory
+    db = hide_password(args.db) if engine_name(args.db) == "postgresql" else str(Path(args.db).resolve())
+    options = ["--db", db, "--feed", str(plan.feed.path) if args.feed and is_path(args.feed) else plan.feed.name]
     if Path(args.sql_dir).resolve() != DEFAULT_SQL_DIR:
-        options += ["--sql-dir", args.sql_dir]
+        options += ["--sql-dir", str(Path(args.sql_dir).resolve())]
     return " ".join(map(shlex.quote, options))
 
 

@@ -30,6 +30,7 @@ SECTIONS = {
 DECLARED = ("feed", "target", "key_columns", "timestamp_column", "timestamp_format", "input_columns")
 TIMESTAMP_FORMATS = ("iso8601", "unix_seconds")
 FEED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+TABLE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)?$")
 
 
 @dataclass(frozen=True)
@@ -58,18 +59,19 @@ def is_path(option: str) -> bool:
 
 def find(option: str | None, sql_dir: Path) -> Path:
     """The definition --feed names: sql_dir/feeds/NAME.sql, or a path to one anywhere."""
-    if option is not None and is_path(option):
-        path = Path(option).resolve()
-        if not path.is_file():
-            raise Refused(f"--feed {option}: no such file (a feed definition, e.g. sql/feeds/events.sql)")
-        return path
     feeds = sql_dir / "feeds"
-    if not feeds.is_dir():
+    made_before_feeds = not feeds.is_dir() and (sql_dir / "09_upsert_events.sql").exists()
+    if made_before_feeds or (not feeds.is_dir() and not (option and is_path(option))):
         raise Refused(f"{sql_dir} has no feeds/ folder. If it is a copy of sql/ made before feeds existed: "
                       "the columns, key, target table and upsert that stages 01-09 used to name now live "
                       "in one feed definition (sql/feeds/events.sql), and the numbered stages are "
                       "generic. Copy the new sql/ and move your edits into a feed definition "
                       "(README: \"Your own feed\")")
+    if option is not None and is_path(option):
+        path = Path(option).resolve()
+        if not path.is_file():
+            raise Refused(f"--feed {option}: no such file (a feed definition, e.g. sql/feeds/events.sql)")
+        return path
     name = option or DEFAULT_FEED
     path = feeds / f"{name}.sql"
     if not path.is_file():
@@ -148,6 +150,9 @@ def _declaration(path: Path, statements: list[Statement]) -> dict:
         declared[name] = value.strip()
     if not FEED_NAME.match(declared["feed"]):
         raise Refused(f"{where}: the feed name {declared['feed']!r} may hold letters, digits, '_', '.' and '-'")
+    if not TABLE_NAME.match(declared["target"]):
+        raise Refused(f"{where}: target is the name of the feed's table (letters, digits, '_', and "
+                      f"'schema.' before it), not {declared['target']!r}")
     if declared["timestamp_format"] not in TIMESTAMP_FORMATS:
         raise Refused(f"{where}: timestamp_format is one of {', '.join(TIMESTAMP_FORMATS)}, "
                       f"not {declared['timestamp_format']!r} (convert other forms to ISO-8601 text "

@@ -17,7 +17,7 @@ def summary_line(s: dict) -> str:
     line = f"run {s['run_id']} ({s['feed']}): {s['input_records']} records: " + ", ".join(parts)
     if s["rejected"]:
         line += f" (see: select * from open_dead_letters where feed = '{s['feed']}')"
-    return line + f"; watermark {s['watermark']}"
+    return line + f"; watermark {s['watermark'] or 'not set yet (nothing loaded)'}"
 
 
 def unused_columns_line(s: dict, feed) -> str:
@@ -64,7 +64,8 @@ def runs_table(runs: list[dict]) -> str:
     columns = ("run_id", "feed", "kind", "status", "started_at", "input_records", "loaded", "rejected",
                "watermark_after", "error")
     # the error comes last and whole: it is what the reader is looking for
-    rows = [[_cell(run.get(c)) for c in columns[:-1]] + [str(run.get("error") or "")] for run in runs]
+    rows = [[_cell(run.get(c)) for c in columns[:-1]] + [" ".join(str(run.get("error") or "").split())]
+            for run in runs]
     return _table(columns, rows) if rows else "no runs yet"
 
 

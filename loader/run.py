@@ -229,7 +229,18 @@ class Run:
         for statement in statements:
             cursor = self._execute(statement, extra)
             rows = cursor.fetchall() if cursor.description else []
+            if statement.created_view:
+                self._compile_view(statement)
         return rows  # the last statement's rows: a hook's result
+
+    def _compile_view(self, statement: Statement) -> None:
+        """SQLite compiles a view only when it is first read: read it where it is created, so that
+        a mistake in it (a misspelt column or function) names the file that defines it, not the
+        stage that happens to read it first."""
+        try:
+            self.db.cursor.execute(f"select * from {statement.created_view} where 1 = 0").fetchall()
+        except self.db.Error as exc:
+            raise StageFailed(f"{statement.where}: {str(exc).strip()}\n  in: {statement.first_line}") from None
 
     def _begin(self) -> None:
         try:

@@ -16,6 +16,7 @@ from sqlparse import tokens as T
 from .errors import Refused
 
 STAGE_NAME = re.compile(r"^(\d+)_\w+\.sql$")
+CREATE_VIEW = re.compile(r"create\s+(?:temp\s+|temporary\s+)?view\s+(?:if\s+not\s+exists\s+)?([\w.]+)", re.I)
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,23 @@ class Statement:
         return f"{self.file.parent.name}/{self.file.name}:{self.line}"
 
     @property
+    def created_view(self) -> str | None:
+        """The name of the view this statement creates, if it creates one."""
+        match = CREATE_VIEW.match(_code(self.text))
+        return match.group(1) if match else None
+
+    @property
     def first_line(self) -> str:
         code = [l.strip() for l in self.text.splitlines() if l.strip() and not l.strip().startswith("--")]
         return code[0] if code else ""
+
+
+def _code(text: str) -> str:
+    """The text without its leading comment lines."""
+    lines = text.splitlines()
+    while lines and (not lines[0].strip() or lines[0].strip().startswith("--")):
+        lines.pop(0)
+    return "\n".join(lines)
 
 
 def discover_stages(sql_dir: Path, engine: str) -> list[Path]:

@@ -17,6 +17,15 @@ create table if not exists schema_version (
     description text not null
 );
 
+-- Which feed writes which target table: recorded by each successful load
+-- (12), so that a second feed declaring the same table is refused (02).
+create table if not exists feeds (
+    feed        text primary key,
+    target      text not null,
+    definition  text not null,          -- the definition's file, when it last loaded
+    last_run_id integer not null
+);
+
 -- Every table below has a feed column: several feeds share a database, each
 -- with its own watermark and history. It comes last, where an upgrade from an
 -- earlier release adds it, and its default names the sample feed: rows written

@@ -1,6 +1,7 @@
--- Records the run's outcome and counts in run_log, inside the load
--- transaction: the counts commit together with the data they describe.
--- Reads: run_batch, lineage, dead_letter, watermark. Writes: run_log.
+-- Records the run's outcome and counts in run_log, and the feed and its target
+-- in feeds, inside the load transaction: they commit together with the data
+-- they describe.
+-- Reads: run_batch, lineage, dead_letter, watermark. Writes: run_log, feeds.
 update run_log
    set status = 'succeeded',
        finished_at = :now,
@@ -33,3 +34,10 @@ update run_log
                (select count(*) from dead_letter where run_id = :run_id) as dead_letters
           from run_batch) as counts
  where run_log.run_id = :run_id;
+
+insert into feeds (feed, target, definition, last_run_id)
+values (:feed, :target, :feed_definition, :run_id)
+on conflict (feed) do update
+   set target = excluded.target,
+       definition = excluded.definition,
+       last_run_id = excluded.last_run_id;

@@ -93,7 +93,10 @@ def test_two_feeds_share_a_database_each_with_its_own_watermark_and_history(load
     assert loader.rows("select feed, value from watermark order by 1") == [
         ("events", "2025-01-15T12:00:00"), ("orders", "2025-01-15T16:00:00")]
     # --trace is per feed too
-    assert "never seen in any run of the feed orders" in loader.run("--trace", "evt-001", "--feed", "orders").stdout
+    assert "never seen in any run of the feed orders" in loader.run("--trace", "S1", "evt-001", "--feed",
+                                                                    "orders").stdout
+    wrong = loader.run("--trace", "evt-001", "--feed", "orders")  # one value for a key of two columns
+    assert wrong.code == 2 and "has 2 columns (store_id, order_id): give --trace 2 values" in wrong.stderr
 
 
 def copy_feed(loader, name: str, replacements: dict) -> str:
@@ -118,6 +121,19 @@ def test_a_copied_definition_under_a_new_name_loads_beside_the_original(loader):
     assert loader.rows("select count(*), count(distinct run_id) from lineage where feed = 'clicks'") == [(12, 1)]
     assert loader.rows("select feed, count(*) from dead_letter group by feed order by 1") == [
         ("clicks", 2), ("events", 2)]
+
+
+def test_a_copy_that_keeps_the_original_table_is_refused(loader):
+    assert loader.run(SAMPLE).code == 0
+    before = loader.table("events")
+    clicks = copy_feed(loader, "clicks", {"'events'                              as feed":
+                                          "'clicks'                              as feed"})
+    result = loader.run(SAMPLE, "--feed", clicks)
+    assert result.code == 2
+    assert "the table events is the target of the feed events" in result.stderr
+    assert f"{clicks} declares it as the target of the feed clicks" in result.stderr
+    assert loader.table("events") == before
+    assert loader.rows("select status from run_log order by run_id") == [("succeeded",), ("failed",)]
 
 
 def test_renamed_columns_in_a_copy_of_the_definition_give_the_same_results(loader, tmp_path, request):
@@ -186,6 +202,10 @@ def test_a_copy_of_sql_made_before_feeds_gets_a_message_not_a_sql_error(sqlite_l
     assert result.code == 2
     assert "has no feeds/ folder" in result.stderr and "before feeds existed" in result.stderr
     assert "Your own feed" in result.stderr and "Traceback" not in result.stderr
+    # with a definition given by path as well: its stages are the old ones
+    (sql / "09_mark_stale.sql").rename(sql / "09_upsert_events.sql")
+    by_path = loader.run(SAMPLE, "--feed", str(ROOT / "sql" / "feeds" / "events.sql"))
+    assert by_path.code == 2 and "before feeds existed" in by_path.stderr
     assert not loader.db.exists()
 
 

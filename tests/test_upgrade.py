@@ -146,5 +146,5 @@ def test_an_upgraded_database_has_the_schema_of_a_new_one(old, tmp_path, request
     (tmp_path / "new").mkdir()
     new = make_loader(old.engine, tmp_path / "new", request)
     assert new.run(SAMPLE).code == 0
-    for table in ("events", "dead_letter", "lineage", "watermark", "run_log", "schema_version"):
+    for table in ("events", "dead_letter", "lineage", "watermark", "run_log", "schema_version", "feeds"):
         assert columns(old, table) == columns(new, table), table

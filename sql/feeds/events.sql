@@ -82,7 +82,8 @@ select _record_no,
           from landing) as fields;
 
 -- stored_versions: for each record whose key the target already holds, the
--- stored row's timestamp (stage 09 marks a record not newer than it 'stale').
+-- stored row's timestamp, in the form the upsert stores it (run_batch._ts, UTC
+-- 'YYYY-MM-DDTHH:MM:SS'). Stage 09 marks a record not newer than it 'stale'.
 drop view if exists stored_versions;
 create temp view stored_versions as
 select records._record_no, stored.event_ts as _ts

@@ -1,9 +1,11 @@
--- Refuses a batch whose header lacks a column the feed reads: one message names
--- every missing column and the definition that reads them, instead of a SQL
--- error from the feed's views (which are built on these columns next).
+-- Refuses a batch the feed cannot load, before the feed's views are built:
+-- 1. an input without a column the feed reads: one message names every missing
+--    column and the definition that reads them, instead of a SQL error;
+-- 2. a target table that another feed writes (a copied definition whose table
+--    was not renamed): two feeds in one table would skip and stale each other.
 -- Reads: landing_columns (the input's header) and feed_input_columns (the
--- columns the feed declares it reads), both landed by the runner in order.
--- Writes: run_refusal.
+-- columns the feed declares it reads), both landed by the runner in order;
+-- feeds (which feed writes which table, recorded by 12). Writes: run_refusal.
 with recursive
 missing as (
     select name, row_number() over (order by position) as n
@@ -30,3 +32,13 @@ select 'the input has no column' || case when (select count(*) from missing) > 1
        || '. Fix the header, or load the input with a feed made for its columns '
        || '(--feed NAME; README: "Your own feed")'
  where exists (select 1 from missing);
+
+insert into run_refusal (reason)
+select 'the table ' || :target || ' is the target of the feed ' || feed || ' (' || definition
+       || '), and ' || :feed_definition || ' declares it as the target of the feed ' || :feed
+       || '. Give the feed ' || :feed || ' a table of its own (target in its declare section, and its '
+       || 'target, records, upsert and trace sections); or, if it is the same feed, declare the name '
+       || feed
+  from feeds
+ where target = :target
+   and feed <> :feed;
