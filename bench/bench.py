@@ -128,7 +128,8 @@ def bench_postgres(batch: Path, url: str, rounds: int, records: int) -> dict:
     for _ in range(rounds):
         limit.append(run([sys.executable, "-c", RAW_POSTGRES, str(batch), url]))
         with psycopg.connect(url, autocommit=True) as conn:
-            for table in ("events", "dead_letter", "lineage", "watermark", "run_log", "raw"):
+            for table in ("events", "dead_letter", "lineage", "watermark", "run_log", "raw", "schema_version",
+                          "feeds"):
                 conn.execute(f"drop table if exists {table} cascade")
         fresh_runs.append(run(runner(batch, url)))
         reruns.append(run(runner(batch, url)))
