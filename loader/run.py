@@ -218,11 +218,15 @@ class Run:
         try:
             return self.db.cursor.execute(self.db.text(statement), {**self.params, **(extra or {})})
         except self.db.Error as exc:
-            problem = self.db.classify(exc, statement.where)
-            if isinstance(problem, LoaderError):
-                raise problem from None
-            message = str(exc).strip()
-            raise StageFailed(f"{statement.where}: {message}\n  in: {statement.first_line}") from None
+            raise self._failure(statement, exc) from None
+
+    def _failure(self, statement: Statement, exc: Exception) -> LoaderError:
+        """The error to show for a statement that failed: its file and line, its first line and
+        the database's own words (or what is wrong with the database itself)."""
+        problem = self.db.classify(exc, statement.where)
+        if isinstance(problem, LoaderError):
+            return problem
+        return StageFailed(f"{statement.where}: {str(exc).strip()}\n  in: {statement.first_line}")
 
     def _execute_all(self, statements: list[Statement], extra: dict | None = None) -> list:
         rows: list = []
@@ -240,7 +244,7 @@ class Run:
         try:
             self.db.cursor.execute(f"select * from {statement.created_view} where 1 = 0").fetchall()
         except self.db.Error as exc:
-            raise StageFailed(f"{statement.where}: {str(exc).strip()}\n  in: {statement.first_line}") from None
+            raise self._failure(statement, exc) from None
 
     def _begin(self) -> None:
         try:

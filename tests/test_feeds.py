@@ -254,3 +254,20 @@ def test_a_definition_outside_the_repository_by_path(tmp_path):
     result = loader.run(ORDERS_SAMPLE, "--feed", str(mine))
     assert result.code == 0 and result.summary["feed"] == "orders"  # the name it declares
     assert loader.run(ORDERS_SAMPLE, "--feed", "orders").summary["loaded"] == 0  # the same feed
+
+
+def test_an_engine_twin_replaces_only_the_sections_it_holds(tmp_path):
+    from loader import feed as feeds
+    from loader.errors import Refused
+    base = tmp_path / "mine.sql"
+    base.write_text(EVENTS.read_text())
+    twin = tmp_path / "mine.postgresql.sql"
+    twin.write_text("-- PostgreSQL's trace\n\n-- section: trace\nselect * from events where event_id = cast(:key as text);\n")
+    on_sqlite, on_postgresql = feeds.read(base, "sqlite"), feeds.read(base, "postgresql")
+    assert "cast(:key as text)" not in on_sqlite.sections["trace"][0].text
+    assert on_postgresql.sections["trace"][0].text.startswith("select * from events where event_id = cast(")
+    assert on_postgresql.sections["trace"][0].where == f"{tmp_path.name}/mine.postgresql.sql:4"
+    assert on_postgresql.sections["upsert"] == on_sqlite.sections["upsert"]
+    twin.write_text("-- section: declare\nselect 'x' as feed;\n")
+    with pytest.raises(Refused, match="the declare section lives in mine.sql only"):
+        feeds.read(base, "postgresql")
