@@ -121,6 +121,9 @@ def test_a_copied_definition_under_a_new_name_loads_beside_the_original(loader):
     assert loader.rows("select count(*), count(distinct run_id) from lineage where feed = 'clicks'") == [(12, 1)]
     assert loader.rows("select feed, count(*) from dead_letter group by feed order by 1") == [
         ("clicks", 2), ("events", 2)]
+    # its runs, by its name alone (no definition under sql/feeds/ needed)
+    runs = loader.run("--runs", "--feed", "clicks")
+    assert runs.code == 0 and [line.split()[:2] for line in runs.stdout.splitlines()[1:]] == [["2", "clicks"]]
 
 
 def test_a_copy_that_keeps_the_original_table_is_refused(loader):
@@ -237,6 +240,19 @@ def test_a_failing_statement_in_a_definition_names_its_file_and_line(loader):
     assert result.code == 1
     assert f"feeds/events.sql:{line}: " in result.stderr and "events_typo" in result.stderr
     assert loader.rows("select status from run_log") == [("failed",)]
+
+
+def test_a_mistake_in_a_view_names_the_definition_not_the_stage_that_reads_it(loader):
+    # SQLite compiles a view only when it is first read: by stage 03, which would take the blame
+    sql = loader.copy_sql()
+    feed = sql / "feeds" / "events.sql"
+    text = feed.read_text()
+    line = text[:text.index("create temp view feed_records")].count("\n") + 1
+    feed.write_text(text.replace("nullif(trim(user_id), '')  as user_id", "nullif(trim(user_idd), '') as user_id"))
+    result = loader.run(SAMPLE)
+    assert result.code == 1
+    assert f"feeds/events.sql:{line}: " in result.stderr and "user_idd" in result.stderr
+    assert "03_parse_values" not in result.stderr
 
 
 def test_trace_before_any_load_of_a_feed_says_its_table_does_not_exist_yet(loader):
