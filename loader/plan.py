@@ -12,7 +12,7 @@ from .sql_files import STAGE_NAME, Statement, check_params, discover_stages, dis
     split_file
 
 # The named parameters bound to every statement: the run's, and the feed's (feed.Feed.params).
-STAGE_PARAMS = {"run_id", "now", "source", "watermark", "lookback_seconds", "runner_options",
+STAGE_PARAMS = {"run_id", "now", "source", "watermark", "lookback_seconds", "runner", "runner_options",
                 "feed", "target", "key_columns", "timestamp_column", "timestamp_format", "feed_definition"}
 # The runner's own statements (sql/run/) and the feed's trace section also get these.
 HOOK_PARAMS = STAGE_PARAMS | {"kind", "format", "header", "host", "pid", "error", "key", "only_feed",

@@ -35,7 +35,8 @@ def lineage_table(run_id: int, by_step: dict) -> str:
 
 
 def repair_line(result: dict) -> str:
-    return (f"watermark for {result['feed']} was {result['watermark_before']!r}, now {result['watermark']!r} "
+    before, after = (repr(result[k]) if result[k] is not None else "not set" for k in ("watermark_before", "watermark"))
+    return (f"watermark for {result['feed']} was {before}, now {after} "
             f"(from {result['restored_from']})")
 
 

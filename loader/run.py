@@ -10,9 +10,12 @@ A dry run does both in one transaction, reads the summary, and rolls back.
 from __future__ import annotations
 
 import gc
+import shlex
 import socket
+import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 from . import landing
 from .errors import LoaderError, Refused, StageFailed
@@ -21,10 +24,14 @@ from .plan import Plan, Step
 from .progress import Progress
 from .sql_files import Statement
 
+RUNNER = shlex.join([sys.executable, str(Path(__file__).resolve().parent.parent / "runner.py")])
+
 
 class Run:
     def __init__(self, db, plan: Plan, now: str, lookback_seconds: int = 0, progress: Progress | None = None,
                  runner_options: str = "", notify=lambda message: None):
+        """runner_options: '--db … --feed …' for messages that suggest a command, which starts
+        with RUNNER: this interpreter and this runner.py, so it works from any directory."""
         self.db = db
         self.plan = plan
         self.progress = progress or Progress()
@@ -33,9 +40,10 @@ class Run:
                        "lookback_seconds": lookback_seconds, "kind": "load", "format": None,
                        "header": None, "host": socket.gethostname(), "pid": db.pid, "error": None,
                        "key": None, "only_feed": None, "schema_version": None, "description": None,
-                       "runner_options": runner_options, **plan.feed.params}
+                       "runner": RUNNER, "runner_options": runner_options, **plan.feed.params}
         self.timings: dict[str, float] = {}  # stage file -> seconds, for the summary
         self.unused_columns: list[str] = []  # input columns the feed does not read
+        self.dry_run = False
 
     # -- the commands ---------------------------------------------------------
 
@@ -86,7 +94,7 @@ class Run:
         if version is not None and version < self.plan.schema_version:
             raise Refused(f"{self.db.display} was written by an earlier release of the loader (schema "
                           f"version {version}; this one reads {self.plan.schema_version}). {command} "
-                          f"reads it once it is upgraded in place, history kept: python runner.py "
+                          f"reads it once it is upgraded in place, history kept: {RUNNER} "
                           f"--upgrade {self.params['runner_options']} (the next load upgrades it too)")
         self._refuse_newer(version)
 
@@ -133,7 +141,8 @@ class Run:
         pending = [u for u in self.plan.upgrades if version is not None and u[0] > version]
         if pending:
             self.notify(f"upgrading {self.db.display} from schema version {version} to {current} "
-                        f"({', '.join(path.name for _, path, _ in pending)}); other runs wait for it")
+                        f"({', '.join(path.name for _, path, _ in pending)}); "
+                        + ("a dry run: rolled back with the rest" if self.dry_run else "other runs wait for it"))
         for _, path, statements in pending:
             with self._timed(f"upgrade/{path.name}"):
                 self._execute_all(statements)
@@ -171,6 +180,7 @@ class Run:
 
     def _dry_run(self, read_inputs) -> dict:
         """Everything in one transaction, then rolled back: nothing is kept, not even the run."""
+        self.dry_run = True
         try:
             self._begin()
             self._prepare_schema()

@@ -149,7 +149,7 @@ def test_corrupted_watermark_refuses_the_run(feed_loader, bad_value, shown):
     assert result.code == 2
     assert f"the watermark for {loader.feed.name} is {shown}" in result.stderr
     # the command to run, complete
-    assert f"python runner.py --repair-watermark --db {shlex.quote(str(loader.db))} --feed {loader.feed.name}" \
+    assert f"runner.py --repair-watermark --db {shlex.quote(str(loader.db))} --feed {loader.feed.name}" \
         in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
     assert loader.table(loader.feed.target) == target_before and loader.table("lineage") == lineage_before

@@ -4,8 +4,10 @@ commands and dry runs never upgrade them. The fixtures: tests/fixtures/release_c
 
 import hashlib
 import json
+import re
 import shlex
 import shutil
+import subprocess
 
 import pytest
 import sqlparse
@@ -93,12 +95,18 @@ def test_reading_commands_and_dry_runs_do_not_upgrade(old):
         result = old.run(*args)
         assert result.code == 2, result.stderr
         assert "written by an earlier release" in result.stderr
-        assert f"python runner.py --upgrade --db {shlex.quote(str(old.db))} --feed events" in result.stderr
+        assert f"runner.py --upgrade --db {shlex.quote(str(old.db))} --feed events" in result.stderr
     dry = old.run(SAMPLE, "--dry-run")
     assert dry.code == 0 and dry.summary["dry_run"] is True
+    assert "upgrading" in dry.stderr and "a dry run: rolled back with the rest" in dry.stderr
     assert schema_version(old) is None and v1_rows(old) == before
     if old.engine == "sqlite":
         assert digest(old) == untouched
+    # the command the message gives works as it is written, from another directory
+    command = re.search(r"history kept: (.*) \(the next load", result.stderr).group(1)
+    done = subprocess.run(shlex.split(command), capture_output=True, text=True, cwd=old.tmp.parent)
+    assert done.returncode == 0, done.stderr
+    assert schema_version(old) == 2
 
 
 def test_an_upgrade_that_fails_changes_nothing(old):
