@@ -5,6 +5,7 @@
     python bench/bench.py --postgres URL         # also PostgreSQL, against COPY into a bare table
     python bench/bench.py --peers                # also sqlite-utils and dlt (requirements-bench.txt)
     python bench/bench.py --baseline ../old      # also another checkout (e.g. the previous release), same rounds
+    python bench/bench.py --history 6            # 6 batches of random keys, a month apart, into one file
 
 The limit: Python's csv.reader feeding executemany into one bare four-column
 table, one transaction, fresh file. Every measurement runs in its own process;
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -142,6 +144,27 @@ def bench_postgres(batch: Path, url: str, rounds: int, records: int) -> dict:
     return result
 
 
+def bench_history(tmp: Path, batches: int, records: int, seed: int) -> dict:
+    """Consecutive batches of random keys, each a month later, loaded into one SQLite file: how
+    each batch's time and the file's size grow with the history it already holds."""
+    db, input_bytes, rows = fresh(tmp, "history.db"), 0, []
+    for i in range(batches):
+        batch = tmp / f"history-{i + 1}.csv"
+        start = (datetime(2025, 1, 1) + timedelta(days=31 * i)).strftime("%Y-%m-%dT%H:%M:%S")
+        write_batch(batch, records, seed=seed + i, start=start, random_keys=True)
+        input_bytes += batch.stat().st_size
+        limit = run([sys.executable, "-c", RAW_SQLITE, str(batch), str(fresh(tmp, "raw.db"))])[0]
+        seconds, peak, out = run([*runner(batch, str(db))[:-3], "--now", "2026-01-01T00:00:00", "-q"])
+        size = sum(Path(str(db) + suffix).stat().st_size for suffix in ("", "-wal") if Path(str(db) + suffix).exists())
+        rows.append({"batch": i + 1, "seconds": seconds, "limit_s": limit, "ratio": seconds / limit,
+                     "peak_mib": peak, "db_mib": size / 2**20, "input_mib": input_bytes / 2**20,
+                     "size_ratio": size / input_bytes, "timings": json.loads(out)["timings"]})
+        batch.unlink()
+        print(f"batch {i + 1}: {seconds:.2f} s, {seconds / limit:.1f}x its limit ({limit:.2f} s), "
+              f"database {size / 2**20:.0f} MiB = {size / input_bytes:.2f}x the input so far", file=sys.stderr)
+    return {"records": records, "batches": rows}
+
+
 def table(title: str, result: dict) -> str:
     lines = [f"{title}: {result['records']:,} records; limit {result['limit_s']:.2f} s",
              f"{'':32} {'median s':>9} {'rows/s':>10} {'x limit':>8} {'peak MiB':>9}"]
@@ -159,10 +182,24 @@ def main() -> None:
     parser.add_argument("--peers", action="store_true", help="also measure sqlite-utils and dlt")
     parser.add_argument("--baseline", metavar="DIR", type=Path,
                         help="also measure the runner.py of another checkout (e.g. the previous release)")
+    parser.add_argument("--history", metavar="N", type=int,
+                        help="instead: N batches of --records random keys, a month apart, into one file")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="loader-bench-"))
+    if args.history:
+        results = {"history": bench_history(tmp, args.history, args.records, args.seed)}
+        rows = results["history"]["batches"]
+        print(f"history: {args.history} batches of {args.records:,} random keys into one SQLite file")
+        print(f"{'batch':>5} {'s':>7} {'x limit':>8} {'x batch 1':>9} {'db MiB':>8} {'x input':>8}")
+        for r in rows:
+            print(f"{r['batch']:>5} {r['seconds']:7.2f} {r['ratio']:8.2f} {r['seconds'] / rows[0]['seconds']:9.2f} "
+                  f"{r['db_mib']:8.0f} {r['size_ratio']:8.2f}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2))
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     batch = tmp / f"batch-{args.records}-{args.seed}.csv"
     write_batch(batch, args.records, seed=args.seed)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "

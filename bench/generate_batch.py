@@ -1,11 +1,16 @@
 """Writes a seeded batch like a real feed: ~20% repeated keys with other timestamps, ~2% invalid.
 
     python bench/generate_batch.py 1000000 /tmp/batch.csv [--seed 7] [--start 2025-01-01T00:00:00] [--feed orders]
+    python bench/generate_batch.py 1000000 /tmp/batch.csv --random-keys   # 32 hex characters, as real feeds have
+
+Sequential keys (evt-000000001, ...) arrive in key order, which flatters a B-tree; real keys
+(UUIDs, hashes) arrive in no order. --random-keys gives each seed its own keys.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import random
 from datetime import datetime, timedelta, timezone
 
@@ -13,7 +18,7 @@ INVALID = ["not-a-time", "2025-02-30T10:00:00", ""]
 
 
 def write_batch(path, n: int, seed: int = 7, start: str = "2025-01-01T00:00:00", key_offset: int = 0,
-                feed: str = "events") -> None:
+                feed: str = "events", random_keys: bool = False) -> None:
     """feed: 'events' (the sample's columns) or 'orders' (sql/feeds/orders.sql: a key of two
     columns, epoch seconds); the same records either way."""
     rng = random.Random(seed)
@@ -34,10 +39,12 @@ def write_batch(path, n: int, seed: int = 7, start: str = "2025-01-01T00:00:00",
             elif roll < 0.02:
                 amount = "n/a"
             user = f"user-{rng.randrange(50000)}"
+            name = hashlib.md5(f"{seed}:{key + key_offset}".encode()).hexdigest() if random_keys else \
+                f"{key + key_offset:09d}"
             if feed == "events":
-                f.write(f"evt-{key + key_offset:09d},{ts},{user},{amount}\n")
+                f.write(f"{'' if random_keys else 'evt-'}{name},{ts},{user},{amount}\n")
             else:
-                f.write(f"S{(key + key_offset) % 7},O-{key + key_offset:09d},{ts},{user},{amount}\n")
+                f.write(f"S{(key + key_offset) % 7},{'' if random_keys else 'O-'}{name},{ts},{user},{amount}\n")
 
 
 def main() -> None:
@@ -47,8 +54,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--start", default="2025-01-01T00:00:00")
     parser.add_argument("--feed", choices=("events", "orders"), default="events")
+    parser.add_argument("--random-keys", action="store_true", help="32 hex characters, in no order")
     args = parser.parse_args()
-    write_batch(args.path, args.records, args.seed, args.start, feed=args.feed)
+    write_batch(args.path, args.records, args.seed, args.start, feed=args.feed, random_keys=args.random_keys)
 
 
 if __name__ == "__main__":
