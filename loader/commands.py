@@ -77,10 +77,10 @@ def trace(args, outcome: Outcome) -> None:
     run.check_readable("--trace")
     key = trace_key(args.trace, plan.feed)
     history = run.read_only_query("trace", key=key)
-    current, target_exists = run.current_row(key)
+    current, missing_table = run.current_row(key)
     feed = plan.feed
     result = {"feed": feed.name, "key_columns": feed.key_columns, "key": key, "target": feed.target,
-              "target_exists": target_exists, "current": current, "history": history}
+              "missing_table": missing_table, "current": current, "history": history}
     print(report.trace_text(result))
     if args.output:
         report.write_json(args.output, result)

@@ -75,10 +75,12 @@ def trace_text(result: dict) -> str:
     current, target = result["current"], result["target"]
     if current:
         lines.append(f"now in {target}: " + ", ".join(f"{k}={v}" for k, v in current.items()))
-    elif result["target_exists"]:
+    elif not result["missing_table"]:
         lines.append(f"not in {target}")
     else:
-        lines.append(f"not in {target}: no load of the feed {result['feed']} has created that table yet")
+        lines.append(f"not in {target}: there is no table to look in ({result['missing_table']}): no load of "
+                     f"the feed {result['feed']} has created it yet, or its definition's trace section "
+                     "names another table")
     if not result["history"]:
         lines.append(f"never seen in any run of the feed {result['feed']}")
         return "\n".join(lines)

@@ -114,16 +114,16 @@ class Run:
                 return []
             raise
 
-    def current_row(self, key: str) -> tuple[dict | None, bool]:
-        """The key's row in the feed's target (its trace section), and whether the target exists
-        (no load of the feed has created it yet: said so, not taken for "no row")."""
+    def current_row(self, key: str) -> tuple[dict | None, str | None]:
+        """The key's row in the feed's target (its trace section), and why there is no table to
+        look in, if there is none: said so, never taken for "no row"."""
         try:
             rows = self.query("trace_row", key=key)
         except StageFailed as exc:
             if self.db.is_missing_table(exc):
-                return None, False
+                return None, str(exc).splitlines()[0]
             raise
-        return (rows[0] if rows else None), True
+        return (rows[0] if rows else None), None
 
     # -- the transactions -----------------------------------------------------
 

@@ -3,7 +3,7 @@
 
 import pytest
 
-from conftest import SAMPLE
+from conftest import ORDERS_SAMPLE, SAMPLE
 from loader.errors import Refused
 from loader.sql_files import check_params, discover_stages, split_file
 
@@ -74,14 +74,32 @@ def test_duplicate_number_through_the_cli_changes_nothing(loader):
     assert not loader.db.exists()  # refused before the database was opened
 
 
-def test_a_dropped_in_file_becomes_a_stage(loader):
+def test_a_dropped_in_file_becomes_a_stage_of_every_feed(loader):
     sql = loader.copy_sql()
-    (sql / "13_flag_big_amounts.sql").write_text(
+    (sql / "13_count_rejects.sql").write_text(
         "-- A custom stage: no code change needed.\n"
-        "create table if not exists big_amounts (run_id integer, event_id text);\n"
-        "insert into big_amounts select :run_id, event_id from run_batch\n"
-        " where :feed = 'events' and _outcome = 'loaded' and amount >= 50;\n")
+        "create table if not exists rejects_by_reason (run_id integer, feed text, reason text, records integer);\n"
+        "insert into rejects_by_reason\n"
+        "select :run_id, :feed, _reason, count(*) from run_batch where _outcome = 'rejected' group by _reason;\n")
     assert loader.run(SAMPLE).code == 0
+    assert loader.run(ORDERS_SAMPLE, "--feed", "orders").code == 0
+    assert loader.rows("select * from rejects_by_reason order by run_id, reason") == [
+        (1, "events", "amount is not a number: twelve", 1),
+        (1, "events", "event_ts is not a valid timestamp: 2025-02-30T10:00:00", 1),
+        (2, "orders", "store_id or order_id is missing", 1),
+        (2, "orders", "total is not a decimal number: ten", 1),
+        (2, "orders", "updated_at is not a valid timestamp: yesterday", 1)]
+
+
+def test_a_statement_about_one_feeds_columns_goes_in_its_definition(loader):
+    sql = loader.copy_sql()
+    feed = sql / "feeds" / "events.sql"
+    feed.write_text(feed.read_text().replace("-- section: trace", (
+        "create table if not exists big_amounts (run_id integer, event_id text);\n"
+        "insert into big_amounts select :run_id, event_id from run_batch where _outcome = 'loaded' and amount >= 50;\n"
+        "\n-- section: trace")))
+    assert loader.run(SAMPLE).code == 0
+    assert loader.run(ORDERS_SAMPLE, "--feed", "orders").code == 0  # other feeds are untouched
     assert loader.rows("select * from big_amounts") == [(1, "evt-005")]
 
 
