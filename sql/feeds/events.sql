@@ -97,6 +97,7 @@ insert into events (event_id, event_ts, user_id, amount, run_id, source, line_no
 select event_id, _ts, user_id, amount, :run_id, _source, _line_no
   from run_batch
  where _outcome = 'loaded'
+ order by event_id  -- in key order: each page of the target's key is visited once, not at random
 on conflict (event_id) do update
    set event_ts = excluded.event_ts,
        user_id  = excluded.user_id,

@@ -74,6 +74,7 @@ insert into orders (store_id, order_id, updated_at, customer, total, run_id, sou
 select store_id, order_id, _ts, customer, total, :run_id, _source, _line_no
   from run_batch
  where _outcome = 'loaded'
+ order by store_id, order_id  -- in key order (see events.sql)
 on conflict (store_id, order_id) do update
    set updated_at = excluded.updated_at,
        customer   = excluded.customer,
