@@ -60,14 +60,15 @@ def is_path(option: str) -> bool:
 def find(option: str | None, sql_dir: Path) -> Path:
     """The definition --feed names: sql_dir/feeds/NAME.sql, or a path to one anywhere."""
     feeds = sql_dir / "feeds"
-    made_before_feeds = not feeds.is_dir() and (sql_dir / "09_upsert_events.sql").exists()
-    if made_before_feeds or (not feeds.is_dir() and not (option and is_path(option))):
+    by_path = option is not None and is_path(option)
+    # without feeds/, only a definition given by path can do, and not with a copy of the old stages
+    if not feeds.is_dir() and (not by_path or (sql_dir / "09_upsert_events.sql").exists()):
         raise Refused(f"{sql_dir} has no feeds/ folder. If it is a copy of sql/ made before feeds existed: "
                       "the columns, key, target table and upsert that stages 01-09 used to name now live "
                       "in one feed definition (sql/feeds/events.sql), and the numbered stages are "
                       "generic. Copy the new sql/ and move your edits into a feed definition "
                       "(README: \"Your own feed\")")
-    if option is not None and is_path(option):
+    if by_path:
         path = Path(option).resolve()
         if not path.is_file():
             raise Refused(f"--feed {option}: no such file (a feed definition, e.g. sql/feeds/events.sql)")
