@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from loader import commands
-from loader.errors import LoaderError
+from loader.errors import LoaderError, Stops
 
 HERE = Path(__file__).resolve().parent
 
@@ -115,7 +115,9 @@ def duration_seconds(text: str) -> int:
 def main(argv=None) -> int:
     args = parse_args(argv)
     # SIGTERM becomes an orderly rollback that is logged, like Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, lambda *_: Stops.raise_(SystemExit(143)))
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # (not if it is ignored)
+        signal.signal(signal.SIGINT, lambda *_: Stops.raise_(KeyboardInterrupt()))
     outcome = commands.Outcome()
     try:
         getattr(commands, args.command)(args, outcome)

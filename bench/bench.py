@@ -6,6 +6,8 @@
     python bench/bench.py --peers                # also sqlite-utils and dlt (requirements-bench.txt)
     python bench/bench.py --baseline ../old      # also another checkout (e.g. the previous release), same rounds
     python bench/bench.py --history 6            # 6 batches of random keys, a month apart, into one file
+    python bench/bench.py --history 6 --postgres URL   # the same into PostgreSQL (its schema is emptied)
+    python bench/bench.py --history 6 --baseline ../old  # loaded by an earlier release, then --upgrade
 
 The limit: Python's csv.reader feeding executemany into one bare four-column
 table, one transaction, fresh file. Every measurement runs in its own process;
@@ -129,10 +131,7 @@ def bench_postgres(batch: Path, url: str, rounds: int, records: int) -> dict:
     limit, fresh_runs, reruns = [], [], []
     for _ in range(rounds):
         limit.append(run([sys.executable, "-c", RAW_POSTGRES, str(batch), url]))
-        with psycopg.connect(url, autocommit=True) as conn:
-            for table in ("events", "dead_letter", "lineage", "watermark", "run_log", "raw", "schema_version",
-                          "feeds"):
-                conn.execute(f"drop table if exists {table} cascade")
+        empty_postgres(url)
         fresh_runs.append(run(runner(batch, url)))
         reruns.append(run(runner(batch, url)))
     limit_s, limit_mem = median_of(limit)
@@ -144,25 +143,82 @@ def bench_postgres(batch: Path, url: str, rounds: int, records: int) -> dict:
     return result
 
 
-def bench_history(tmp: Path, batches: int, records: int, seed: int) -> dict:
-    """Consecutive batches of random keys, each a month later, loaded into one SQLite file: how
-    each batch's time and the file's size grow with the history it already holds."""
-    db, input_bytes, rows = fresh(tmp, "history.db"), 0, []
+def empty_postgres(url: str) -> None:
+    """Everything the loader (or the raw limit) made in the database's schema, gone."""
+    import psycopg
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("drop schema public cascade")
+        conn.execute("create schema public")
+
+
+def history_batch(tmp: Path, i: int, records: int, seed: int) -> Path:
+    """The i-th batch (from 0) of the series: random keys, a month after the one before."""
+    batch = tmp / f"history-{i + 1}.csv"
+    start = (datetime(2025, 1, 1) + timedelta(days=31 * i)).strftime("%Y-%m-%dT%H:%M:%S")
+    write_batch(batch, records, seed=seed + i, start=start, random_keys=True)
+    return batch
+
+
+def database_bytes(db: str) -> int | None:
+    """A SQLite file's size with its -wal; a PostgreSQL database's size."""
+    if "://" in db:
+        import psycopg
+        with psycopg.connect(db) as conn:
+            return conn.execute("select pg_database_size(current_database())").fetchone()[0]
+    return sum(Path(db + suffix).stat().st_size for suffix in ("", "-wal") if Path(db + suffix).exists())
+
+
+def bench_history(tmp: Path, batches: int, records: int, seed: int, db: str | None = None,
+                  root: Path = ROOT) -> dict:
+    """Consecutive batches of random keys, each a month later, loaded into one database (a
+    SQLite file, or PostgreSQL at db): how each batch's time and the database's size grow
+    with the history it already holds. Each batch's limit is measured just before it."""
+    postgres = db is not None and "://" in db
+    db = db or str(fresh(tmp, "history.db"))
+    if postgres:
+        empty_postgres(db)
+    input_bytes, rows = 0, []
     for i in range(batches):
-        batch = tmp / f"history-{i + 1}.csv"
-        start = (datetime(2025, 1, 1) + timedelta(days=31 * i)).strftime("%Y-%m-%dT%H:%M:%S")
-        write_batch(batch, records, seed=seed + i, start=start, random_keys=True)
+        batch = history_batch(tmp, i, records, seed)
         input_bytes += batch.stat().st_size
-        limit = run([sys.executable, "-c", RAW_SQLITE, str(batch), str(fresh(tmp, "raw.db"))])[0]
-        seconds, peak, out = run([*runner(batch, str(db))[:-3], "--now", "2026-01-01T00:00:00", "-q"])
-        size = sum(Path(str(db) + suffix).stat().st_size for suffix in ("", "-wal") if Path(str(db) + suffix).exists())
+        limit = run([sys.executable, "-c", RAW_POSTGRES, str(batch), db] if postgres else
+                    [sys.executable, "-c", RAW_SQLITE, str(batch), str(fresh(tmp, "raw.db"))])[0]
+        if postgres:  # the limit's table, in the same database
+            import psycopg
+            with psycopg.connect(db, autocommit=True) as conn:
+                conn.execute("drop table raw")
+        seconds, peak, out = run([*runner(batch, db, root)[:-3], "--now", "2026-01-01T00:00:00", "-q"])
+        size = database_bytes(db)
         rows.append({"batch": i + 1, "seconds": seconds, "limit_s": limit, "ratio": seconds / limit,
                      "peak_mib": peak, "db_mib": size / 2**20, "input_mib": input_bytes / 2**20,
-                     "size_ratio": size / input_bytes, "timings": json.loads(out)["timings"]})
+                     "size_ratio": size / input_bytes, "timings": json.loads(out).get("timings")})
         batch.unlink()
         print(f"batch {i + 1}: {seconds:.2f} s, {seconds / limit:.1f}x its limit ({limit:.2f} s), "
               f"database {size / 2**20:.0f} MiB = {size / input_bytes:.2f}x the input so far", file=sys.stderr)
-    return {"records": records, "batches": rows}
+    return {"records": records, "engine": "postgresql" if postgres else "sqlite", "db": db, "batches": rows}
+
+
+def bench_upgrade(tmp: Path, batches: int, records: int, seed: int, baseline: Path) -> dict:
+    """The series loaded by another checkout (an earlier release), then upgraded in place by
+    this one: how long --upgrade takes on that history, and the next batch after it."""
+    old = bench_history(tmp, batches, records, seed, str(fresh(tmp, "upgrade.db")), root=baseline)
+    db = old["db"]
+    seconds, peak, out = run([sys.executable, str(ROOT / "runner.py"), "--upgrade", "--db", db])
+    batch = history_batch(tmp, batches, records, seed)
+    next_s, next_peak, _ = run([*runner(batch, db)[:-3], "--now", "2026-01-01T00:00:00", "-q"])
+    batch.unlink()
+    return {"baseline": str(baseline), "history": old, "upgrade_s": seconds, "upgrade_peak_mib": peak,
+            "upgrade": json.loads(out), "next_batch_s": next_s, "db_mib_after": database_bytes(db) / 2**20}
+
+
+def history_table(result: dict, batches: int, records: int) -> None:
+    rows = result["batches"]
+    where = "one PostgreSQL database" if result["engine"] == "postgresql" else "one SQLite file"
+    print(f"history: {batches} batches of {records:,} random keys into {where}")
+    print(f"{'batch':>5} {'s':>7} {'x limit':>8} {'x batch 1':>9} {'db MiB':>8} {'x input':>8} {'peak MiB':>9}")
+    for r in rows:
+        print(f"{r['batch']:>5} {r['seconds']:7.2f} {r['ratio']:8.2f} {r['seconds'] / rows[0]['seconds']:9.2f} "
+              f"{r['db_mib']:8.0f} {r['size_ratio']:8.2f} {r['peak_mib']:9.1f}")
 
 
 def table(title: str, result: dict) -> str:
@@ -183,19 +239,23 @@ def main() -> None:
     parser.add_argument("--baseline", metavar="DIR", type=Path,
                         help="also measure the runner.py of another checkout (e.g. the previous release)")
     parser.add_argument("--history", metavar="N", type=int,
-                        help="instead: N batches of --records random keys, a month apart, into one file")
+                        help="instead: N batches of --records random keys, a month apart, into one database "
+                             "(SQLite, or --postgres URL; with --baseline DIR: loaded by DIR, then upgraded)")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="loader-bench-"))
     if args.history:
-        results = {"history": bench_history(tmp, args.history, args.records, args.seed)}
-        rows = results["history"]["batches"]
-        print(f"history: {args.history} batches of {args.records:,} random keys into one SQLite file")
-        print(f"{'batch':>5} {'s':>7} {'x limit':>8} {'x batch 1':>9} {'db MiB':>8} {'x input':>8}")
-        for r in rows:
-            print(f"{r['batch']:>5} {r['seconds']:7.2f} {r['ratio']:8.2f} {r['seconds'] / rows[0]['seconds']:9.2f} "
-                  f"{r['db_mib']:8.0f} {r['size_ratio']:8.2f}")
+        if args.baseline:
+            results = {"upgrade": bench_upgrade(tmp, args.history, args.records, args.seed, args.baseline)}
+            up = results["upgrade"]
+            print(f"history of {args.history} batches of {args.records:,} random keys loaded by {args.baseline}, "
+                  f"{up['history']['batches'][-1]['db_mib']:.0f} MiB: --upgrade {up['upgrade_s']:.2f} s "
+                  f"({up['upgrade']}), peak {up['upgrade_peak_mib']:.0f} MiB; the next batch {up['next_batch_s']:.2f} s; "
+                  f"{up['db_mib_after']:.0f} MiB after it")
+        else:
+            results = {"history": bench_history(tmp, args.history, args.records, args.seed, args.postgres)}
+            history_table(results["history"], args.history, args.records)
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2))
         shutil.rmtree(tmp, ignore_errors=True)

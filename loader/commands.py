@@ -130,8 +130,9 @@ def runner_options(args, plan: Plan) -> str:
 
 
 def _report_run(args, run: Run, summary: dict) -> None:
-    by_step = {row["step"]: row["entries"] for row in run.query("lineage_by_step")} \
-        if not args.dry_run else summary.pop("lineage_by_step", None)
+    by_step = summary.pop("lineage_by_step", None) if args.dry_run else \
+        {row["step"]: row["entries"] for row in run.query("lineage_by_step")} if args.report or args.output \
+        else None
     if args.report and by_step is not None:
         summary["lineage_by_step"] = by_step
         _say(args, report.lineage_table(summary["run_id"], by_step))

@@ -35,3 +35,17 @@ class OutputFailed(LoaderError):
     """The run was committed, but the --output file could not be written."""
 
     exit_code = 5
+
+
+class Stops:
+    """Ctrl-C and SIGTERM, as the exception each raises (KeyboardInterrupt, SystemExit(143)).
+    One that arrives while SQLite runs a Python function of ours (key_text) is raised inside
+    that function, and SQLite reports it as the function's error: the engine asks here
+    whether a stop was what really happened."""
+
+    requested: BaseException | None = None
+
+    @classmethod
+    def raise_(cls, stop: BaseException):
+        cls.requested = stop
+        raise stop

@@ -23,7 +23,9 @@ SECTION_MARKER = re.compile(r"^--\s*section:\s*(\S+)\s*$")
 SECTIONS = {
     "declare": "one select naming the feed, its target, key, timestamp and input columns",
     "target": "the target table (create table if not exists ...)",
-    "records": "the views feed_records (landing -> key, timestamp, typed values) and stored_versions",
+    "records": "the view feed_records (landing -> key, timestamp, typed values)",
+    "versions": "the view stored_versions (each record of run_batch whose key the target holds, and its "
+                "stored timestamp)",
     "upsert": "the guarded upsert of run_batch's loaded records into the target",
     "trace": "select the target's current row for :key (for --trace)",
 }
@@ -31,6 +33,7 @@ DECLARED = ("feed", "target", "key_columns", "timestamp_column", "timestamp_form
 TIMESTAMP_FORMATS = ("iso8601", "unix_seconds")
 FEED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 TABLE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)?$")
+_WITHOUT_ROWID = re.compile(r"\)\s*without\s+rowid", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,13 @@ def read(path: Path, engine: str, by_name: str | None = None) -> Feed:
             raise Refused(f"{twin}: an engine twin replaces sections that differ by engine; "
                           f"the declare section lives in {path.name} only")
         sections.update(overrides)
+    if engine == "postgresql" and any(_WITHOUT_ROWID.search(st.text) for st in sections.get("target", [])):
+        where = next(st.where for st in sections["target"] if _WITHOUT_ROWID.search(st.text))
+        raise Refused(f"{where}: WITHOUT ROWID is SQLite's; on PostgreSQL the target section comes from "
+                      f"{twin.name} beside the definition (copy the twin of the definition you started "
+                      f"from, e.g. sql/feeds/events.postgresql.sql, and rename its table)")
+    if "versions" not in sections and "stored_versions" in "".join(st.text for st in sections.get("records", [])):
+        sections["versions"] = []  # a definition written for schema version 2 (its records section has it)
     missing = [name for name in SECTIONS if name not in sections]
     if missing:
         raise Refused(f"{path} has no section {', '.join(missing)}: a feed definition has the sections "

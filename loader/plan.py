@@ -18,15 +18,15 @@ STAGE_PARAMS = {"run_id", "now", "source", "watermark", "lookback_seconds", "run
 HOOK_PARAMS = STAGE_PARAMS | {"kind", "format", "header", "host", "pid", "error", "key", "only_feed",
                               "schema_version", "description"}
 
-HOOKS = ("schema_tables", "schema_version", "record_schema_version", "functions", "open", "failed",
+HOOKS = ("schema_tables", "schema_version", "record_schema_version", "lineage_layout", "functions", "open", "failed",
          "read_watermark", "refusals", "summary", "lineage_by_step", "history", "repair_watermark",
          "replay_source", "trace")
 
 # Where a feed's sections run among the numbered stages: right after the stage numbered here.
 # (02 checks that the input has the feed's columns before its views are built on them;
-# the upsert follows 09, which decides each record's outcome.) Its target section runs
-# with the schema stage, in the opening transaction.
-FEED_SECTIONS_AFTER = {"records": 2, "upsert": 9}
+# versions reads run_batch, which 05 fills; the upsert follows 09, which decides each
+# record's outcome.) Its target section runs with the schema stage, in the opening transaction.
+FEED_SECTIONS_AFTER = {"records": 2, "versions": 5, "upsert": 9}
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,7 @@ class Run:
         for _, path, statements in pending:
             with self._timed(f"upgrade/{path.name}"):
                 self._execute_all(statements)
+        self._execute_all(self.plan.hooks["lineage_layout"])  # tables the schema stage's views read
         self._execute_all(self.plan.schema)
         self._execute_all(self.plan.feed.sections["target"])
         if version != current:
@@ -234,7 +235,7 @@ class Run:
         """The error to show for a statement that failed: its file and line, its first line and
         the database's own words (or what is wrong with the database itself)."""
         problem = self.db.classify(exc, statement.where)
-        if isinstance(problem, LoaderError):
+        if isinstance(problem, (LoaderError, KeyboardInterrupt, SystemExit)):
             return problem
         return StageFailed(f"{statement.where}: {str(exc).strip()}\n  in: {statement.first_line}")
 
@@ -277,7 +278,7 @@ class Run:
                 next_record = landing.land(self.db, inputs.header, records, source, next_record)
         except self.db.Error as exc:
             problem = self.db.classify(exc, f"landing {inputs.source}")
-            if isinstance(problem, LoaderError):
+            if isinstance(problem, (LoaderError, KeyboardInterrupt, SystemExit)):
                 raise problem from None
             raise StageFailed(f"landing {inputs.source}: {str(exc).strip()}") from None
         except (OSError, EOFError) as exc:  # e.g. a gzip file that is cut short

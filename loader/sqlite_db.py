@@ -12,7 +12,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from .errors import Busy, DatabaseUnusable
+from .errors import Busy, DatabaseUnusable, Stops
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -98,8 +98,10 @@ class SQLiteEngine:
         self.cursor.executemany(f"insert into {table} ({', '.join(columns)}) values ({placeholders})", rows)
 
     @staticmethod
-    def classify(exc: sqlite3.Error, context: str) -> Exception:
+    def classify(exc: sqlite3.Error, context: str) -> BaseException:
         """Turn a driver error about the database itself into the loader's error."""
+        if Stops.requested is not None:  # raised inside key_text: the run was stopped, not failed
+            return Stops.requested
         message = str(exc)
         if "locked" in message or "busy" in message:
             return Busy(f"{context}: another run is in progress ({message}); "

@@ -48,23 +48,45 @@ create table if not exists dead_letter (
 create index if not exists dead_letter_by_position on dead_letter (source, line_no);
 create index if not exists dead_letter_by_run on dead_letter (run_id);
 
--- One entry per record per step it went through in a run:
--- staged, then loaded | skipped | stale | superseded; or rejected.
--- event_id and event_ts hold any feed's key (as text: the value itself, or a
--- JSON array for a key of several columns) and its timestamp (UTC).
-create table if not exists lineage (
+-- Lineage: one entry per record per step it went through in a run (staged,
+-- then loaded | skipped | stale | superseded; or rejected), read through the
+-- view lineage below. Each record is stored once per run (run/lineage_layout.sql:
+-- lineage_record, lineage_rejected); what is the same for a whole run is
+-- stored once, here.
+create table if not exists lineage_run (
+    run_id           integer primary key,
+    feed             text not null,
+    lineage_base     integer not null,  -- a record's entries: base + 2 * record_no (- 1: staged)
+    last_lineage_id  integer not null,  -- the next run's base
+    timestamp_column text not null,
+    skip_detail      text               -- why its records were skipped: the watermark, the lookback
+);
+
+-- The files a run read, numbered in input order (lineage_record.source_no).
+create table if not exists lineage_source (
+    run_id     integer not null,
+    source_no  integer not null,
+    source     text not null,
+    primary key (run_id, source_no)
+);
+
+-- Lineage written before schema version 3, one row per entry, kept as it was
+-- written (sql/upgrade/003_lean_lineage.sql renamed it); empty in a newer
+-- database. event_id and event_ts hold any feed's key and timestamp as text.
+create table if not exists lineage_before_v3 (
     lineage_id  integer primary key,
     run_id      integer not null,
     step        text not null,
-    event_id    text,                   -- the key; NULL when a rejected record had none
+    event_id    text,
     source      text not null,
     line_no     integer not null,
     event_ts    text,
     detail      text,
     feed        text not null default 'events'
 );
-create index if not exists lineage_by_run on lineage (run_id, step);
-create index if not exists lineage_by_event on lineage (event_id);
+-- (the names its indexes had when the table was lineage)
+create index if not exists lineage_by_run on lineage_before_v3 (run_id, step);
+create index if not exists lineage_by_event on lineage_before_v3 (event_id);
 
 -- Each feed's high-water mark: the newest timestamp loaded. Records older than
 -- it are skipped on the next run; records at it are reconsidered.
@@ -131,7 +153,58 @@ select dead_letter_id, feed, run_id, source, line_no, reason, raw
   from dead_letter
  where status = 'open';
 
+-- Every lineage entry, whichever layout holds it: what users query and count.
+-- lineage_id is unique and increasing in run and input order, a record's
+-- staged entry just before its outcome. A filter on event_id or run_id
+-- reaches each branch's index (the database pushes it into every branch).
 drop view if exists lineage_steps;
+drop view if exists lineage;
+create view lineage as
+select run.lineage_base + 2 * r.record_no - 1 as lineage_id,
+       r.run_id, 'staged' as step, r.key as event_id, file.source, r.line_no, r.ts as event_ts,
+       cast(null as text) as detail, run.feed
+  from lineage_record as r
+  join lineage_run as run on run.run_id = r.run_id
+  join lineage_source as file on file.run_id = r.run_id and file.source_no = r.source_no
+union all
+select run.lineage_base + 2 * r.record_no,
+       r.run_id,
+       case when r.outcome in ('inserted', 'updated') then 'loaded' else r.outcome end,
+       r.key, file.source, r.line_no, r.ts,
+       case r.outcome
+            when 'skipped' then run.skip_detail
+            -- the record that won: the key's one record in the run that was
+            -- neither skipped nor superseded
+            when 'superseded' then
+                (select 'the record for this key on line ' || winner.line_no
+                        || case when winner.source_no <> r.source_no
+                                then ' of ' || (select source from lineage_source
+                                                 where run_id = r.run_id and source_no = winner.source_no)
+                                else '' end
+                        || ' wins (' || case when winner.ts = r.ts
+                                             then 'same ' || run.timestamp_column || ', later in the input'
+                                             else 'newer ' || run.timestamp_column end || ')'
+                   from lineage_record as winner
+                  where winner.run_id = r.run_id
+                    and winner.key = r.key
+                    and winner.outcome in ('inserted', 'updated', 'stale'))
+            when 'stale' then r.detail
+            else r.outcome  -- inserted | updated
+       end,
+       run.feed
+  from lineage_record as r
+  join lineage_run as run on run.run_id = r.run_id
+  join lineage_source as file on file.run_id = r.run_id and file.source_no = r.source_no
+union all
+select run.lineage_base + 2 * r.record_no,
+       r.run_id, 'rejected', r.key, file.source, r.line_no, r.ts, r.reason, run.feed
+  from lineage_rejected as r
+  join lineage_run as run on run.run_id = r.run_id
+  join lineage_source as file on file.run_id = r.run_id and file.source_no = r.source_no
+union all
+select lineage_id, run_id, step, event_id, source, line_no, event_ts, detail, feed
+  from lineage_before_v3;
+
 create view lineage_steps as
 select run_id, step, count(*) as entries
   from lineage

@@ -20,17 +20,18 @@ update dead_letter
    and dead_letter.feed = :feed
    and (dead_letter.reason <> b._reason or dead_letter.status <> 'open');
 
+-- (the raw text is looked up only for a record at an open dead letter's
+-- position: most records are at none)
 update dead_letter
    set status = 'resolved',
        resolved_by_run = :run_id
   from run_batch as b
-  join landing on landing._record_no = b._record_no
- where b._outcome is null
+ where b._outcome <> 'rejected'
    and dead_letter.status = 'open'
    and b._source = dead_letter.source
    and b._line_no = dead_letter.line_no
-   and landing._raw = dead_letter.raw
-   and dead_letter.feed = :feed;
+   and dead_letter.feed = :feed
+   and dead_letter.raw = (select _raw from landing where landing._record_no = b._record_no);
 
 -- ids: after the largest so far, in input order (gaps are harmless)
 insert into dead_letter (dead_letter_id, feed, run_id, source, line_no, raw, reason)

@@ -1,14 +1,46 @@
--- One lineage entry per record per step: 'staged' for every valid record,
--- then its outcome (loaded, skipped, stale, superseded); 'rejected' alone for
--- an invalid one. Every input record of the run appears here by line_no.
--- Reads: run_batch. Writes: lineage (event_id: the key as text; event_ts: its timestamp).
+-- Every record's fate, on file: one lineage row per record of the run, which
+-- the view lineage (01) shows as 'staged' plus its outcome, or 'rejected'.
+-- Reads: run_batch, run_context. Writes: lineage_run, lineage_source,
+-- lineage_record, lineage_rejected.
 --
--- lineage_id is numbered from the record's position, two ids per record
--- (staged, then outcome), so a record's entries sit together without a sort.
-insert into lineage (lineage_id, feed, run_id, step, event_id, source, line_no, event_ts, detail)
-select previous.id + 2 * _record_no - 1, :feed, :run_id, 'staged', _key, _source, _line_no, _ts, cast(null as text)
-  from run_batch, (select coalesce(max(lineage_id), 0) as id from lineage) as previous
- where _outcome <> 'rejected'
-union all
-select previous.id + 2 * _record_no, :feed, :run_id, _outcome, _key, _source, _line_no, _ts, _detail
-  from run_batch, (select coalesce(max(lineage_id), 0) as id from lineage) as previous;
+-- Only what cannot be derived is stored per record. A record's lineage ids are
+-- the run's base + 2 * _record_no (- 1 for staged): unique, in input order,
+-- never renumbered. Rows go in in run_batch's order (by key), so lineage's
+-- key index is walked once, in order, however large the history.
+
+insert into lineage_run (run_id, feed, lineage_base, last_lineage_id, timestamp_column, skip_detail)
+select :run_id, :feed, base.id, base.id + 2 * coalesce((select max(_record_no) from run_batch), 0),
+       :timestamp_column,
+       'older than ' || skip_before
+       || case when :lookback_seconds > 0 then ' (the watermark ' || :watermark || ' minus the lookback)'
+               else ' (the watermark)' end
+  from run_context,
+       -- after every id so far (once a run is here, its ids are above those of lineage_before_v3)
+       (select coalesce((select max(last_lineage_id) from lineage_run),
+                        (select max(lineage_id) from lineage_before_v3), 0) as id) as base;
+
+-- each file once, numbered in input order
+drop table if exists run_source;
+create temp table run_source (source text primary key, source_no integer not null);
+insert into run_source (source, source_no)
+select _source, row_number() over (order by min(_record_no))
+  from run_batch
+ group by _source;
+
+insert into lineage_source (run_id, source_no, source)
+select :run_id, source_no, source from run_source;
+
+insert into lineage_record (run_id, key, record_no, outcome, source_no, line_no, ts, detail)
+select :run_id, _key, _record_no,
+       case when _outcome = 'loaded' then _detail else _outcome end,  -- inserted | updated | ...
+       file.source_no, _line_no, _ts,
+       case when _outcome = 'stale' then _detail end
+  from run_batch
+  join run_source as file on file.source = run_batch._source
+ where _outcome <> 'rejected';
+
+insert into lineage_rejected (run_id, record_no, key, source_no, line_no, ts, reason)
+select :run_id, _record_no, _key, file.source_no, _line_no, _ts, _reason
+  from run_batch
+  join run_source as file on file.source = run_batch._source
+ where _outcome = 'rejected';

@@ -1,7 +1,7 @@
 -- Records the run's outcome and counts in run_log, and the feed and its target
 -- in feeds, inside the load transaction: they commit together with the data
 -- they describe.
--- Reads: run_batch, lineage, dead_letter, watermark. Writes: run_log, feeds.
+-- Reads: run_batch, dead_letter, watermark. Writes: run_log, feeds.
 update run_log
    set status = 'succeeded',
        finished_at = :now,
@@ -18,7 +18,7 @@ update run_log
        dead_letters = counts.dead_letters,
        dead_letters_repeated = counts.rejected - counts.dead_letters,
        dead_letters_resolved = (select count(*) from dead_letter where resolved_by_run = :run_id),
-       lineage_entries = (select count(*) from lineage where run_id = :run_id),
+       lineage_entries = counts.staged + counts.input_records,  -- staged, and every outcome
        watermark_before = :watermark,
        watermark_after = (select value from watermark where feed = :feed)
   from (select count(*) as input_records,
@@ -26,8 +26,8 @@ update run_log
                count(*) filter (where _outcome = 'rejected') as rejected,
                count(*) filter (where _outcome = 'loaded') as loaded,
                count(*) filter (where _outcome = 'loaded' and _ts < :watermark) as late_loaded,
-               count(*) filter (where _detail = 'inserted') as inserted,
-               count(*) filter (where _detail = 'updated') as updated,
+               count(*) filter (where _outcome = 'loaded' and _detail = 'inserted') as inserted,
+               count(*) filter (where _outcome = 'loaded' and _detail = 'updated') as updated,
                count(*) filter (where _outcome = 'skipped') as skipped,
                count(*) filter (where _outcome = 'stale') as stale,
                count(*) filter (where _outcome = 'superseded') as superseded,

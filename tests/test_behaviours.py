@@ -190,16 +190,18 @@ def test_broken_stage_rolls_back_and_names_file_line_and_error(feed_loader):
     before = {t: loader.table(t) for t in tables}
     sql = loader.copy_sql()
     stage = sql / "10_write_lineage.sql"
-    stage.write_text(stage.read_text().replace("insert into lineage (", "insert into lineage_typo ("))
+    text = stage.read_text()
+    line = text[:text.index("insert into lineage_record (")].count("\n") + 1
+    stage.write_text(text.replace("insert into lineage_record (", "insert into lineage_typo ("))
     result = loader.run(loader.batch(loader.line("new", "2025-01-20T00:00:00", "u", 1),
                                      loader.line("bad", "", "u", 1)))
     assert result.code == 1
     # the file and line, then the database's own words
-    assert "sql/10_write_lineage.sql:8: " in result.stderr and "lineage_typo" in result.stderr
+    assert f"sql/10_write_lineage.sql:{line}: " in result.stderr and "lineage_typo" in result.stderr
     assert "Traceback" not in result.stderr
     assert {t: loader.table(t) for t in tables} == before  # the feed's upsert (after 09) was rolled back too
     status, error = loader.rows("select status, error from run_log where run_id = 2")[0]
-    assert status == "failed" and "10_write_lineage.sql:8" in error
+    assert status == "failed" and f"10_write_lineage.sql:{line}" in error
 
 
 def test_the_upsert_guard_alone_keeps_stale_data_out(feed_loader):
@@ -209,9 +211,9 @@ def test_the_upsert_guard_alone_keeps_stale_data_out(feed_loader):
     sql = loader.copy_sql()
     stale_check = sql / "09_mark_stale.sql"
     text = stale_check.read_text()
-    rule = "max(stored._ts) >= run_batch._ts"
+    rule = "stored._ts >= run_batch._ts"
     assert text.count(rule) == 2
-    stale_check.write_text(text.replace(rule, "max(stored._ts) > '9999'"))  # nothing is ever found stale
+    stale_check.write_text(text.replace(rule, "stored._ts > '9999'"))  # nothing is ever found stale
     loader.load(loader.line("k1", "2025-01-10T10:00:00", "new", 10))
     loader.rows("update watermark set value = '2025-01-01T00:00:00'")
     loader.load(loader.line("k1", "2025-01-05T00:00:00", "old", 99))

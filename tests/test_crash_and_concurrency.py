@@ -35,10 +35,10 @@ def wait_for_status(loader, run_id: int, status: str, timeout: float = 30) -> No
 
 @pytest.fixture(scope="module")
 def big_batches(tmp_path_factory) -> dict:
-    """300,000 records of each shipped feed, written once."""
+    """600,000 records of each shipped feed, written once: a load of them lasts a few seconds."""
     folder = tmp_path_factory.mktemp("batches")
     for feed in FEEDS:
-        write_batch(folder / f"{feed}.csv", 300_000, seed=3, feed=feed)
+        write_batch(folder / f"{feed}.csv", 600_000, seed=3, feed=feed)
     return {feed: folder / f"{feed}.csv" for feed in FEEDS}
 
 

@@ -7,6 +7,8 @@ import shutil
 import pytest
 
 from conftest import ORDERS_SAMPLE, ROOT, SAMPLE, Loader, make_loader
+from loader import feed as feeds
+from loader.errors import Refused
 
 EVENTS = ROOT / "sql" / "feeds" / "events.sql"
 
@@ -100,15 +102,29 @@ def test_two_feeds_share_a_database_each_with_its_own_watermark_and_history(load
 
 
 def copy_feed(loader, name: str, replacements: dict) -> str:
-    """A copy of the events definition outside the repository, edited; returns its path."""
-    text = EVENTS.read_text()
-    for old, new in replacements.items():
-        assert old in text, old
-        text = text.replace(old, new)
+    """A copy of the events definition and its PostgreSQL twin outside the repository, edited
+    alike (where the text is there); returns the definition's path."""
     path = loader.tmp / "my_feeds" / f"{name}.sql"
     path.parent.mkdir(exist_ok=True)
-    path.write_text(text)
+    for original, copy in ((EVENTS, path), (EVENTS.with_name("events.postgresql.sql"),
+                                           path.with_name(f"{name}.postgresql.sql"))):
+        text = original.read_text()
+        for old, new in replacements.items():
+            assert old in text or original != EVENTS, old
+            text = text.replace(old, new)
+        copy.write_text(text)
     return str(path)
+
+
+def test_a_copy_without_its_postgresql_twin_is_told_where_the_target_section_comes_from(tmp_path):
+    mine = tmp_path / "stocks.sql"
+    mine.write_text(EVENTS.read_text())
+    with pytest.raises(Refused) as refused:
+        feeds.read(mine, "postgresql")
+    message = str(refused.value)
+    assert message.startswith(f"{tmp_path.name}/stocks.sql:") and "WITHOUT ROWID is SQLite's" in message
+    assert "stocks.postgresql.sql" in message and "sql/feeds/events.postgresql.sql" in message
+    assert feeds.read(mine, "sqlite").name == "events"  # SQLite reads it as it is
 
 
 def test_a_copied_definition_under_a_new_name_loads_beside_the_original(loader):
@@ -274,10 +290,8 @@ def test_a_definition_outside_the_repository_by_path(tmp_path):
 
 
 def test_an_engine_twin_replaces_only_the_sections_it_holds(tmp_path):
-    from loader import feed as feeds
-    from loader.errors import Refused
     base = tmp_path / "mine.sql"
-    base.write_text(EVENTS.read_text())
+    base.write_text(EVENTS.read_text().replace(") without rowid;", ");"))  # a target for both engines
     twin = tmp_path / "mine.postgresql.sql"
     twin.write_text("-- PostgreSQL's trace\n\n-- section: trace\nselect * from events where event_id = cast(:key as text);\n")
     on_sqlite, on_postgresql = feeds.read(base, "sqlite"), feeds.read(base, "postgresql")

@@ -1,6 +1,7 @@
-"""Databases written by the previous release (c024a08, schema version 1, before feeds) are
-upgraded in place by the next load, in one transaction, their history intact; reading
-commands and dry runs never upgrade them. The fixtures: tests/fixtures/release_c024a08/."""
+"""Databases written by earlier releases (c024a08: schema version 1, before feeds; ab383c7:
+version 2, feeds, lineage one row per entry) are upgraded in place by the next load, in one
+transaction, their history intact; reading commands and dry runs never upgrade them. The
+fixtures: tests/fixtures/release_*/."""
 
 import hashlib
 import json
@@ -14,8 +15,11 @@ import sqlparse
 
 from conftest import ROOT, SAMPLE
 
-FIXTURES = ROOT / "tests" / "fixtures" / "release_c024a08"
-# what release c024a08's tables had: the upgrade must keep every row of them as it was
+# each release's fixtures, and the schema version its databases have
+RELEASES = {"c024a08": 1, "ab383c7": 2}
+UPGRADES = {1: "002_feeds.sql, 003_lean_lineage.sql", 2: "003_lean_lineage.sql"}
+# what release c024a08's tables had (and ab383c7's, among others): the upgrade must keep
+# every row of them as it was; lineage is read through the view that replaced the table
 V1_COLUMNS = {
     "events": "event_id, event_ts, user_id, amount, run_id, source, line_no",
     "dead_letter": "dead_letter_id, run_id, source, line_no, raw, reason, status, resolved_by_run",
@@ -25,15 +29,27 @@ V1_COLUMNS = {
 }
 
 
+@pytest.fixture(params=sorted(RELEASES))
+def old(loader, request):
+    """The loader, pointed at a database an earlier release wrote (loader.version: its schema's)."""
+    return written_by(loader, request.param)
+
+
 @pytest.fixture
-def old(loader):
-    """The loader, pointed at a database the previous release wrote."""
+def with_two_feeds(loader):
+    """The loader, pointed at a database of the feeds release holding two feeds' history."""
+    return written_by(loader, "ab383c7")
+
+
+def written_by(loader, release: str):
+    fixtures = ROOT / "tests" / "fixtures" / f"release_{release}"
+    loader.version = RELEASES[release]
     if loader.engine == "sqlite":
-        shutil.copy(FIXTURES / "pipeline.db", loader.db)
+        shutil.copy(fixtures / "pipeline.db", loader.db)
     else:
         import psycopg
         with psycopg.connect(loader.db, autocommit=True) as conn:
-            for statement in sqlparse.split((FIXTURES / "pipeline.postgresql.sql").read_text()):
+            for statement in sqlparse.split((fixtures / "pipeline.postgresql.sql").read_text()):
                 if statement.strip():
                     conn.execute(statement)
     return loader
@@ -44,6 +60,7 @@ def v1_rows(loader) -> dict:
 
 
 def schema_version(loader):
+    """The recorded version; None for a database written before versions were recorded."""
     if loader.engine == "sqlite":
         present = loader.rows("select 1 from sqlite_master where name = 'schema_version'")
     else:
@@ -56,35 +73,61 @@ def digest(loader) -> str:
     return hashlib.sha256(loader.db.read_bytes()).hexdigest()
 
 
+def recorded_version(loader):
+    """What schema_version says for a database of loader.version (1 was never recorded)."""
+    return None if loader.version == 1 else loader.version
+
+
 def test_the_next_load_upgrades_in_place_and_keeps_the_history(old):
     before = v1_rows(old)
-    assert schema_version(old) is None and before["run_log"][2][2] == "failed"
+    assert schema_version(old) == recorded_version(old) and before["run_log"][2][2] == "failed"
+    old_ids = [row[0] for row in before["lineage"]]
 
     result = old.run(old.batch("evt-010,2025-01-16T00:00:00,user-6,3"))
 
     assert result.code == 0, result.stderr
-    assert "upgrading" in result.stderr and "from schema version 1 to 2" in result.stderr
-    assert schema_version(old) == 2
-    assert old.rows("select description from schema_version") == [
-        ("upgraded from version 1 by 002_feeds.sql",)]
+    assert "upgrading" in result.stderr and f"from schema version {old.version} to 3" in result.stderr
+    assert schema_version(old) == 3
+    assert old.rows("select description from schema_version where version = 3") == [
+        (f"upgraded from version {old.version} by {UPGRADES[old.version]}",)]
     after = v1_rows(old)
     assert {t: after[t][:len(before[t])] for t in before if t != "run_log"} == \
         {t: before[t] for t in before if t != "run_log"}
-    assert after["run_log"][:4] == before["run_log"]
-    # every earlier row is the sample feed's; the new run continues the numbering
-    for table in ("run_log", "lineage", "dead_letter"):
-        assert old.rows(f"select distinct feed from {table}") == [("events",)]
-    assert result.summary["run_id"] == 5 and result.summary["watermark_before"] == "2025-01-15T13:00:00"
-    assert old.rows("select feed, value from watermark") == [("events", "2025-01-16T00:00:00")]
+    assert after["run_log"][:len(before["run_log"])] == before["run_log"]
+    # the history stays as it was written, ids and all; the new run's entries follow it
+    assert old.rows("select count(*) from lineage_before_v3") == [(len(before["lineage"]),)]
+    run_id = result.summary["run_id"]
+    new_ids = [row[0] for row in old.rows("select lineage_id from lineage where run_id = ? order by 1", run_id)]
+    assert len(new_ids) == 2 and min(new_ids) > max(old_ids)
+    # the first four runs were the sample feed's (in both releases); the new run continues the numbering
+    assert old.rows("select distinct feed from lineage where run_id <= 4") == [("events",)]
+    assert run_id == len(before["run_log"]) + 1 and result.summary["watermark_before"] == "2025-01-15T13:00:00"
+    assert old.rows("select feed, value from watermark where feed = 'events'") == [("events", "2025-01-16T00:00:00")]
     # the history reads as before: a trace spans the old runs and the new
     assert old.run("--trace", "evt-005", "--output", old.tmp / "trace.json").code == 0
     story = json.loads((old.tmp / "trace.json").read_text())
     assert [(h["run_id"], h["step"]) for h in story["history"]] == [
         (1, "staged"), (1, "loaded"), (2, "staged"), (2, "loaded"), (2, "staged"), (2, "superseded"),
         (4, "staged"), (4, "skipped")]
+    assert old.run("--trace", "evt-010", "--output", old.tmp / "new.json").code == 0
+    assert [(h["run_id"], h["step"], h["detail"]) for h in json.loads((old.tmp / "new.json").read_text())["history"]] \
+        == [(run_id, "staged", None), (run_id, "loaded", "inserted")]
     # and the watermark still skips what the old runs loaded
     again = old.run(SAMPLE).summary
     assert (again["loaded"], again["skipped"]) == (0, 5)
+    assert old.rows("select step, count(*) from lineage where run_id = ? group by step order by 1",
+                    again["run_id"]) == [("rejected", 2), ("skipped", 5), ("staged", 5)]
+
+
+def test_a_second_feeds_history_survives_the_upgrade(with_two_feeds):
+    old = with_two_feeds
+    orders = old.rows("select lineage_id, run_id, step, event_id, line_no, detail from lineage "
+                      "where feed = 'orders' order by 1")
+    assert len(orders) == 21
+    assert old.run(ROOT / "data" / "orders_sample.csv", "--feed", "orders").code == 0
+    assert old.rows("select lineage_id, run_id, step, event_id, line_no, detail from lineage "
+                    "where feed = 'orders' and lineage_id <= ? order by 1", orders[-1][0]) == orders
+    assert old.run("--trace", "S1", "O-1001", "--feed", "orders").code == 0
 
 
 def test_reading_commands_and_dry_runs_do_not_upgrade(old):
@@ -99,36 +142,36 @@ def test_reading_commands_and_dry_runs_do_not_upgrade(old):
     dry = old.run(SAMPLE, "--dry-run")
     assert dry.code == 0 and dry.summary["dry_run"] is True
     assert "upgrading" in dry.stderr and "a dry run: rolled back with the rest" in dry.stderr
-    assert schema_version(old) is None and v1_rows(old) == before
+    assert schema_version(old) == recorded_version(old) and v1_rows(old) == before
     if old.engine == "sqlite":
         assert digest(old) == untouched
     # the command the message gives works as it is written, from another directory
     command = re.search(r"history kept: (.*) \(the next load", result.stderr).group(1)
     done = subprocess.run(shlex.split(command), capture_output=True, text=True, cwd=old.tmp.parent)
     assert done.returncode == 0, done.stderr
-    assert schema_version(old) == 2
+    assert schema_version(old) == 3
 
 
 def test_an_upgrade_that_fails_changes_nothing(old):
     before = v1_rows(old)
     sql = old.copy_sql()
-    upgrade = sql / "upgrade" / "002_feeds.sql"
+    upgrade = sql / "upgrade" / "003_lean_lineage.sql"  # the last step, after the others ran
     upgrade.write_text(upgrade.read_text() + "\nalter table no_such_table add column x text;\n")
     result = old.run(SAMPLE)
     assert result.code == 1
-    assert "upgrade/002_feeds.sql:" in result.stderr and "no_such_table" in result.stderr
-    assert schema_version(old) is None and v1_rows(old) == before
+    assert "upgrade/003_lean_lineage.sql:" in result.stderr and "no_such_table" in result.stderr
+    assert schema_version(old) == recorded_version(old) and v1_rows(old) == before
     old.sql_dir = ROOT / "sql"
-    assert old.run(SAMPLE).code == 0 and schema_version(old) == 2
+    assert old.run(SAMPLE).code == 0 and schema_version(old) == 3
 
 
 def test_upgrade_on_its_own(old):
     result = old.run("--upgrade")
     assert result.code == 0, result.stderr
-    assert json.loads(result.stdout) == {"schema_version_before": 1, "schema_version": 2}
+    assert json.loads(result.stdout) == {"schema_version_before": old.version, "schema_version": 3}
     assert "upgrading" in result.stderr
     again = old.run("--upgrade")
-    assert json.loads(again.stdout) == {"schema_version_before": 2, "schema_version": 2}
+    assert json.loads(again.stdout) == {"schema_version_before": 3, "schema_version": 3}
     assert "up to date" in again.stderr
     assert old.run("--runs").code == 0
 
@@ -154,5 +197,9 @@ def test_an_upgraded_database_has_the_schema_of_a_new_one(old, tmp_path, request
     (tmp_path / "new").mkdir()
     new = make_loader(old.engine, tmp_path / "new", request)
     assert new.run(SAMPLE).code == 0
-    for table in ("events", "dead_letter", "lineage", "watermark", "run_log", "schema_version", "feeds"):
+    for table in ("dead_letter", "lineage", "watermark", "run_log", "schema_version", "feeds",
+                  "lineage_before_v3", "lineage_record", "lineage_rejected", "lineage_run", "lineage_source"):
         assert columns(old, table) == columns(new, table), table
+    # the feed's own table is its definition's, which no upgrade rewrites: a new one is WITHOUT
+    # ROWID on SQLite (its key NOT NULL), an old one keeps its layout; its columns are the same
+    assert [c[:2] for c in columns(old, "events")] == [c[:2] for c in columns(new, "events")]

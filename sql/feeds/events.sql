@@ -7,11 +7,13 @@
 --   declare  read by the runner before the database is opened
 --   target   with the schema stage (01), in the run's opening transaction
 --   records  in the load, after stage 02 checked the input's columns: the
---            views the generic stages read
+--            view feed_records, which the generic stages read
+--   versions after stage 05 staged the records: the view stored_versions
 --   upsert   after stage 09 decided each record's outcome
 --   trace    for --trace
 -- Written in the common subset of SQLite and PostgreSQL; a section that must
--- differ goes in events.postgresql.sql beside it, which replaces only that section.
+-- differ goes in events.postgresql.sql beside it, which replaces only that
+-- section (here: target).
 
 -- section: declare
 -- Who the feed is. The runner binds each column to every statement (:feed,
@@ -27,6 +29,9 @@ select 'events'                              as feed,
 
 -- section: target
 -- One row per key, always the newest version seen, and where it came from.
+-- WITHOUT ROWID: the rows are stored in the key's own B-tree, so the key is
+-- kept once, not in the table and again in an index (SQLite only:
+-- events.postgresql.sql holds PostgreSQL's version of this section).
 create table if not exists events (
     event_id  text primary key,
     event_ts  text not null,        -- UTC, 'YYYY-MM-DDTHH:MM:SS'
@@ -35,7 +40,7 @@ create table if not exists events (
     run_id    integer not null,     -- the run that last wrote this row ...
     source    text not null,        -- ... and the file and line it came from
     line_no   integer not null
-);
+) without rowid;
 
 -- section: records
 -- feed_records: one row per landed record (landing: one text column per input
@@ -81,23 +86,25 @@ select _record_no,
                end as amount_is
           from landing) as fields;
 
--- stored_versions: for each record whose key the target already holds, the
--- stored row's timestamp, in the form the upsert stores it (run_batch._ts, UTC
--- 'YYYY-MM-DDTHH:MM:SS'). Stage 09 marks a record not newer than it 'stale'.
+-- section: versions
+-- stored_versions: each record of run_batch (stage 05: the records, typed, in
+-- key order) whose key the target already holds, and the stored row's
+-- timestamp, in the form the upsert stores it (UTC 'YYYY-MM-DDTHH:MM:SS').
+-- Stage 09 marks a record not newer than it 'stale'.
 drop view if exists stored_versions;
 create temp view stored_versions as
 select records._record_no, stored.event_ts as _ts
-  from feed_records as records
+  from run_batch as records
   join events as stored on stored.event_id = records.event_id;
 
 -- section: upsert
 -- The guarded upsert: a stored row is replaced only by a strictly newer one,
--- whatever the stages before decided.
+-- whatever the stages before decided. run_batch is in key order (stage 05):
+-- each page of the target's key is visited once, not at random.
 insert into events (event_id, event_ts, user_id, amount, run_id, source, line_no)
 select event_id, _ts, user_id, amount, :run_id, _source, _line_no
   from run_batch
  where _outcome = 'loaded'
- order by event_id  -- in key order: each page of the target's key is visited once, not at random
 on conflict (event_id) do update
    set event_ts = excluded.event_ts,
        user_id  = excluded.user_id,

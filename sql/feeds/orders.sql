@@ -26,7 +26,7 @@ create table if not exists orders (
     source      text not null,      -- and the file and line it came from
     line_no     integer not null,
     primary key (store_id, order_id)
-);
+) without rowid;  -- SQLite's; orders.postgresql.sql has PostgreSQL's (see events.sql)
 
 -- section: records
 -- A key of several columns is known by its text form, key_text(...): a JSON
@@ -62,10 +62,11 @@ select _record_no,
                end as total_is
           from landing) as fields;
 
+-- section: versions
 drop view if exists stored_versions;
 create temp view stored_versions as
 select records._record_no, stored.updated_at as _ts
-  from feed_records as records
+  from run_batch as records
   join orders as stored on stored.store_id = records.store_id
                        and stored.order_id = records.order_id;
 
@@ -74,7 +75,6 @@ insert into orders (store_id, order_id, updated_at, customer, total, run_id, sou
 select store_id, order_id, _ts, customer, total, :run_id, _source, _line_no
   from run_batch
  where _outcome = 'loaded'
- order by store_id, order_id  -- in key order (see events.sql)
 on conflict (store_id, order_id) do update
    set updated_at = excluded.updated_at,
        customer   = excluded.customer,
