@@ -62,6 +62,21 @@ create table if not exists lineage_run (
     skip_detail      text               -- why its records were skipped: the watermark, the lookback
 );
 
+-- The outcomes a record in lineage_record can have, each stored as a number
+-- (one byte a record instead of a word).
+create table if not exists lineage_outcome (
+    outcome    integer primary key,
+    step       text not null,       -- the step lineage shows
+    loaded_as  text                 -- for a loaded record: inserted | updated (its detail)
+);
+insert into lineage_outcome (outcome, step, loaded_as)
+select 1, 'loaded', 'inserted' union all
+select 2, 'loaded', 'updated' union all
+select 3, 'skipped', null union all
+select 4, 'stale', null union all
+select 5, 'superseded', null
+on conflict (outcome) do nothing;
+
 -- The files a run read, numbered in input order (lineage_record.source_no).
 create table if not exists lineage_source (
     run_id     integer not null,
@@ -168,11 +183,10 @@ select run.lineage_base + 2 * r.record_no - 1 as lineage_id,
   join lineage_source as file on file.run_id = r.run_id and file.source_no = r.source_no
 union all
 select run.lineage_base + 2 * r.record_no,
-       r.run_id,
-       case when r.outcome in ('inserted', 'updated') then 'loaded' else r.outcome end,
-       r.key, file.source, r.line_no, r.ts,
-       case r.outcome
+       r.run_id, outcome.step, r.key, file.source, r.line_no, r.ts,
+       case outcome.step
             when 'skipped' then run.skip_detail
+            when 'stale' then r.detail
             -- the record that won: the key's one record in the run that was
             -- neither skipped nor superseded
             when 'superseded' then
@@ -187,12 +201,12 @@ select run.lineage_base + 2 * r.record_no,
                    from lineage_record as winner
                   where winner.run_id = r.run_id
                     and winner.key = r.key
-                    and winner.outcome in ('inserted', 'updated', 'stale'))
-            when 'stale' then r.detail
-            else r.outcome  -- inserted | updated
+                    and winner.outcome in (select outcome from lineage_outcome where step in ('loaded', 'stale')))
+            else outcome.loaded_as
        end,
        run.feed
   from lineage_record as r
+  join lineage_outcome as outcome on outcome.outcome = r.outcome
   join lineage_run as run on run.run_id = r.run_id
   join lineage_source as file on file.run_id = r.run_id and file.source_no = r.source_no
 union all

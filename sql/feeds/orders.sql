@@ -68,7 +68,8 @@ create temp view stored_versions as
 select records._record_no, stored.updated_at as _ts
   from run_batch as records
   join orders as stored on stored.store_id = records.store_id
-                       and stored.order_id = records.order_id;
+                       and stored.order_id = records.order_id
+ where records._outcome = 'loaded';
 
 -- section: upsert
 insert into orders (store_id, order_id, updated_at, customer, total, run_id, source, line_no)

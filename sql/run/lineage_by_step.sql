@@ -8,11 +8,11 @@ select step, sum(entries) as entries
          where run_id = :run_id
         having count(*) > 0
         union all
-        select case when outcome in ('inserted', 'updated') then 'loaded' else outcome end,
-               count(*), 2 * min(record_no)
+        select outcome.step, count(*), 2 * min(record_no)
           from lineage_record
+          join lineage_outcome as outcome on outcome.outcome = lineage_record.outcome
          where run_id = :run_id
-         group by outcome
+         group by outcome.step
         union all
         select 'rejected', count(*), 2 * min(record_no)
           from lineage_rejected

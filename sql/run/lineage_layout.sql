@@ -16,7 +16,7 @@ create table if not exists lineage_record (
     run_id     integer not null,
     key        text not null,       -- the feed's key as text (lineage.event_id)
     record_no  integer not null,    -- position in the run's input: its lineage ids follow from it
-    outcome    text not null,       -- inserted | updated | skipped | stale | superseded
+    outcome    integer not null,    -- lineage_outcome: loaded (inserted, updated), skipped, stale, superseded
     source_no  integer not null,    -- lineage_source: the file, stored once per run
     line_no    integer not null,
     ts         text not null,       -- the record's timestamp, UTC (lineage.event_ts)
