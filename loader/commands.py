@@ -139,6 +139,8 @@ def _report_run(args, run: Run, summary: dict) -> None:
     _say(args, ("dry run, nothing kept: " if args.dry_run else "") + report.summary_line(summary))
     if summary["unused_columns"]:
         _say(args, report.unused_columns_line(summary, run.plan.feed))
+    if run.plan.feed.versions_in_records:
+        _say(args, report.versions_in_records_line(run.plan.feed))
     print(json.dumps(summary, indent=2, default=report.json_value), flush=True)
     if args.output:
         runs = run.read_only_query("history")

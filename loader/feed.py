@@ -46,6 +46,7 @@ class Feed:
     timestamp_format: str
     input_columns: list[str]
     sections: dict[str, list[Statement]]
+    versions_in_records: bool = False  # written for schema version 2: stored_versions in its records section
 
     @property
     def params(self) -> dict:
@@ -101,7 +102,9 @@ def read(path: Path, engine: str, by_name: str | None = None) -> Feed:
         raise Refused(f"{where}: WITHOUT ROWID is SQLite's; on PostgreSQL the target section comes from "
                       f"{twin.name} beside the definition (copy the twin of the definition you started "
                       f"from, e.g. sql/feeds/events.postgresql.sql, and rename its table)")
-    if "versions" not in sections and "stored_versions" in "".join(st.text for st in sections.get("records", [])):
+    versions_in_records = "versions" not in sections and \
+        "stored_versions" in "".join(st.text for st in sections.get("records", []))
+    if versions_in_records:
         sections["versions"] = []  # a definition written for schema version 2 (its records section has it)
     missing = [name for name in SECTIONS if name not in sections]
     if missing:
@@ -116,7 +119,8 @@ def read(path: Path, engine: str, by_name: str | None = None) -> Feed:
     return Feed(path=path, name=declared["feed"], target=declared["target"],
                 key_columns=_names(declared["key_columns"]), timestamp_column=declared["timestamp_column"],
                 timestamp_format=declared["timestamp_format"],
-                input_columns=_names(declared["input_columns"]), sections=sections)
+                input_columns=_names(declared["input_columns"]), sections=sections,
+                versions_in_records=versions_in_records)
 
 
 def _sections(path: Path) -> dict[str, list[Statement]]:

@@ -99,3 +99,9 @@ def _table(columns, rows) -> str:
     out = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
     out += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
     return "\n".join(out)
+
+
+def versions_in_records_line(feed) -> str:
+    return (f"note: {feed.path} defines stored_versions in its records section, as definitions for the "
+            "previous release did: it works, but a large batch loads faster with the view in a versions "
+            "section over run_batch (README: \"Your own feed\"; sql/feeds/events.sql shows it)")

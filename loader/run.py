@@ -81,10 +81,11 @@ class Run:
             return self.query("repair_watermark")[0]
 
     def upgrade(self) -> dict:
-        """Bring the database's schema up to date (what the next load would do first)."""
+        """Bring the database's schema up to date (what the next load would do first). The
+        feed's table is left to the feed's next load: the database may never have had it."""
         with self._transaction():
             before = self._schema_version()
-            self._prepare_schema()
+            self._prepare_schema(with_target=False)
         return {"schema_version_before": before, "schema_version": self.plan.schema_version}
 
     def check_readable(self, command: str) -> None:
@@ -94,7 +95,7 @@ class Run:
         if version is not None and version < self.plan.schema_version:
             raise Refused(f"{self.db.display} was written by an earlier release of the loader (schema "
                           f"version {version}; this one reads {self.plan.schema_version}). {command} "
-                          f"reads it once it is upgraded in place, history kept: {RUNNER} "
+                          f"works on it once it is upgraded in place, history kept: {RUNNER} "
                           f"--upgrade {self.params['runner_options']} (the next load upgrades it too)")
         self._refuse_newer(version)
 
@@ -132,7 +133,7 @@ class Run:
             self._prepare_schema()
             self.params["run_id"] = self._execute_all(self.plan.hooks["open"])[0][0]
 
-    def _prepare_schema(self) -> None:
+    def _prepare_schema(self, with_target: bool = True) -> None:
         """Holding the run lock: create the schema, or upgrade an earlier release's in place
         (sql/upgrade/, oldest first), then run the schema stage and the feed's target
         section, which are idempotent."""
@@ -148,7 +149,8 @@ class Run:
                 self._execute_all(statements)
         self._execute_all(self.plan.hooks["lineage_layout"])  # tables the schema stage's views read
         self._execute_all(self.plan.schema)
-        self._execute_all(self.plan.feed.sections["target"])
+        if with_target:
+            self._execute_all(self.plan.feed.sections["target"])
         if version != current:
             self._execute_all(self.plan.hooks["record_schema_version"], {
                 "schema_version": current,

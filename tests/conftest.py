@@ -215,6 +215,12 @@ class Loader:
     def table(self, name: str) -> list[tuple]:
         return self.rows(f"select * from {name} order by 1")
 
+    def table_exists(self, name: str) -> bool:
+        if self.engine == "sqlite":
+            return bool(self.rows("select 1 from sqlite_master where type = 'table' and name = ?", name))
+        return bool(self.rows("select 1 from information_schema.tables where table_name = ? "
+                              "and table_schema = current_schema()", name))
+
     def events(self) -> dict:  # key -> (timestamp, the text value, the number), from the feed's target
         return self.feed.rows(self)
 

@@ -3,6 +3,7 @@ one database, and the messages a person adapting a definition reads."""
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -176,6 +177,33 @@ def test_renamed_columns_in_a_copy_of_the_definition_give_the_same_results(loade
     # the reasons speak the renamed columns' language
     assert [r for (r,) in loader.rows("select reason from dead_letter order by line_no")] == [
         "ts is not a valid timestamp: 2025-02-30T10:00:00", "amount is not a number: twelve"]
+
+
+def test_a_definition_written_for_the_previous_release_still_loads_the_same(loader, tmp_path, request):
+    """Before schema version 3, stored_versions was defined in the records section, over
+    feed_records; a definition written then loads with the same results (and a note)."""
+    previous = copy_feed(loader, "events", {
+        "-- section: versions\n": "",
+        "  from run_batch as records\n": "  from feed_records as records\n",
+        "\n where records._outcome = 'loaded';": ";"})
+    assert "section: versions" not in Path(previous).read_text()
+    (tmp_path / "shipped").mkdir()
+    shipped = make_loader(loader.engine, tmp_path / "shipped", request)
+    batches = [SAMPLE, loader.batch("evt-001,2025-01-16T00:00:00,user-1,5",      # an update
+                                    "evt-002,2025-01-15T09:30:00,user-2,5",      # stale
+                                    "evt-009,2025-01-16T00:00:00,user-9,1",      # new, and superseded by
+                                    "evt-009,2025-01-16T01:00:00,user-9,2")]     # this newer one
+    for batch in batches:
+        old_way = loader.run(batch, "--feed", previous, "--lookback", "1d")
+        assert old_way.code == 0, old_way.stderr
+        assert "defines stored_versions in its records section" in old_way.stderr
+        new_way = shipped.run(batch, "--lookback", "1d")
+        counts = ("loaded", "inserted", "updated", "stale", "superseded", "rejected", "lineage_entries")
+        assert {k: old_way.summary[k] for k in counts} == {k: new_way.summary[k] for k in counts}
+    assert (old_way.summary["updated"], old_way.summary["stale"], old_way.summary["superseded"]) == (1, 1, 1)
+    assert loader.events() == shipped.events()
+    assert loader.rows("select lineage_id, step, event_id, detail from lineage order by 1") == \
+        shipped.rows("select lineage_id, step, event_id, detail from lineage order by 1")
 
 
 # What a person adapting a feed reads ----------------------------------------------------------

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 import sqlparse
 
-from conftest import ROOT, SAMPLE
+from conftest import ORDERS_SAMPLE, ROOT, SAMPLE
 
 # each release's fixtures, and the schema version its databases have
 RELEASES = {"c024a08": 1, "ab383c7": 2}
@@ -174,6 +174,15 @@ def test_upgrade_on_its_own(old):
     assert json.loads(again.stdout) == {"schema_version_before": 3, "schema_version": 3}
     assert "up to date" in again.stderr
     assert old.run("--runs").code == 0
+
+
+def test_upgrade_leaves_a_feeds_table_to_that_feeds_next_load(loader):
+    """--upgrade (whose suggested command names the default feed) creates no table for a feed
+    the database never had."""
+    assert loader.run(ORDERS_SAMPLE, "--feed", "orders").code == 0
+    result = loader.run("--upgrade")
+    assert result.code == 0, result.stderr
+    assert loader.table_exists("orders") and not loader.table_exists("events")
 
 
 def test_a_database_of_a_newer_release_is_refused(loader):
