@@ -31,6 +31,8 @@ EXIT_CODES = """exit codes:
   3  the database cannot be used (not SQLite, damaged, read-only, missing directory, disk full)
   4  another run held the database longer than --lock-timeout
   5  the run was committed, but --output could not be written
+  6  with --fail-on-late: the run was committed (a dry run: kept nothing), but it skipped
+     late records, which a run with a longer --lookback would have loaded
   130 interrupted (Ctrl-C), 143 terminated (SIGTERM): rolled back, logged as failed"""
 
 COMMANDS = ("repair_watermark", "replay_dead_letters", "trace", "runs", "upgrade")
@@ -59,6 +61,8 @@ def parse_args(argv):
     parser.add_argument("--lookback", metavar="DURATION", default="0",
                         help="also reconsider records up to this far behind the watermark (90m, 2h, 7d; "
                              "default 0)")
+    parser.add_argument("--fail-on-late", action="store_true",
+                        help="exit 6 if the run skipped late records (for schedulers); it is still committed")
     parser.add_argument("--now", help="pin the run's clock (UTC, e.g. 2025-01-16T00:00:00); default: now")
     parser.add_argument("--sql-dir", default=str(HERE / "sql"), help="stage files to run (default: sql/)")
     parser.add_argument("--lock-timeout", type=float, default=30.0, metavar="SECONDS",

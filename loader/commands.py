@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import sys
 from dataclasses import dataclass
@@ -11,13 +12,13 @@ from pathlib import Path
 
 from . import report
 from .engines import engine_name, open_database
-from .errors import Refused
+from .errors import LateRecords, Refused
 from .feed import is_path
 from .inputs import Inputs
 from .plan import Plan
 from .postgres_db import hide_password
 from .progress import BarProgress, Progress
-from .run import Run
+from .run import RUNNER, Run
 from .sqlite_db import key_text
 
 
@@ -36,8 +37,12 @@ def load(args, outcome: Outcome) -> None:
     run = _run(args, db, plan, now, args.lookback_seconds)
     summary = run.load(inputs, dry_run=args.dry_run)
     outcome.committed = not args.dry_run
-    _report_run(args, run, summary)
+    _report_run(args, run, summary, inputs)
     db.close(discard_if_created=args.dry_run)
+    if args.fail_on_late and summary["late_skipped"]:
+        kept = "nothing was kept (a dry run)" if args.dry_run else f"run {summary['run_id']} was committed"
+        raise LateRecords(f"{summary['late_skipped']} late record{'s' if summary['late_skipped'] > 1 else ''} "
+                          f"skipped (--fail-on-late); {kept}")
 
 
 def replay_dead_letters(args, outcome: Outcome) -> None:
@@ -118,6 +123,15 @@ def _run(args, db, plan: Plan, now: str, lookback_seconds: int = 0) -> Run:
                notify=lambda message: _say(args, message))
 
 
+def _again_with_lookback(args, run: Run, inputs: Inputs, summary: dict) -> str:
+    """This load again, complete, with the lookback that reaches its oldest late record."""
+    behind = datetime.fromisoformat(summary["watermark_before"]) - datetime.fromisoformat(summary["oldest_late"])
+    days = max(1, math.ceil(behind.total_seconds() / 86400))
+    files = [name if name == "-" else str(Path(name).resolve()) for name in args.inputs]
+    options = ["--format", args.format] if args.format else []
+    return f"{RUNNER} {shlex.join(files + options + ['--lookback', f'{days}d'])} {run.params['runner_options']}"
+
+
 def runner_options(args, plan: Plan) -> str:
     """The options that point another command at the same database and feed, for messages
     that suggest one (e.g. --repair-watermark after a corrupted watermark)."""
@@ -129,7 +143,7 @@ def runner_options(args, plan: Plan) -> str:
     return " ".join(map(shlex.quote, options))
 
 
-def _report_run(args, run: Run, summary: dict) -> None:
+def _report_run(args, run: Run, summary: dict, inputs: Inputs | None = None) -> None:
     by_step = summary.pop("lineage_by_step", None) if args.dry_run else \
         {row["step"]: row["entries"] for row in run.query("lineage_by_step")} if args.report or args.output \
         else None
@@ -137,6 +151,8 @@ def _report_run(args, run: Run, summary: dict) -> None:
         summary["lineage_by_step"] = by_step
         _say(args, report.lineage_table(summary["run_id"], by_step))
     _say(args, ("dry run, nothing kept: " if args.dry_run else "") + report.summary_line(summary))
+    if summary["late_skipped"] and inputs is not None:
+        _say(args, report.late_line(summary, run.plan.feed, _again_with_lookback(args, run, inputs, summary)))
     if summary["unused_columns"]:
         _say(args, report.unused_columns_line(summary, run.plan.feed))
     if run.plan.feed.versions_in_records:

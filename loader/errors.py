@@ -37,6 +37,12 @@ class OutputFailed(LoaderError):
     exit_code = 5
 
 
+class LateRecords(LoaderError):
+    """--fail-on-late: the run skipped records a longer --lookback would have loaded."""
+
+    exit_code = 6
+
+
 class Stops:
     """Ctrl-C and SIGTERM, as the exception each raises (KeyboardInterrupt, SystemExit(143)).
     One that arrives while SQLite runs a Python function of ours (key_text) is raised inside

@@ -105,3 +105,10 @@ def versions_in_records_line(feed) -> str:
     return (f"note: {feed.path} defines stored_versions in its records section, as definitions for the "
             "previous release did: it works, but a large batch loads faster with the view in a versions "
             "section over run_batch (README: \"Your own feed\"; sql/feeds/events.sql shows it)")
+
+
+def late_line(s: dict, feed, command: str) -> str:
+    n = s["late_skipped"]
+    return (f"warning: {n} late record{'s' if n > 1 else ''} skipped: older than the watermark "
+            f"{s['watermark_before']}, yet newer than what {feed.target} holds for {'their keys' if n > 1 else 'its key'} "
+            f"(the oldest: {s['oldest_late']}); not loaded. To load {'them' if n > 1 else 'it'}: {command}")

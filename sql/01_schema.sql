@@ -142,7 +142,9 @@ create table if not exists run_log (
     watermark_before text,
     watermark_after  text,
     error            text,
-    feed             text not null default 'events'
+    feed             text not null default 'events',
+    late_skipped     integer,              -- skipped, yet a run whose lookback reached them would have
+    oldest_late      text                  --   loaded them (late data); the oldest one's timestamp
 );
 
 -- The run's constants, filled by stage 03 in each engine's dialect.

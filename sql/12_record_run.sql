@@ -20,7 +20,9 @@ update run_log
        dead_letters_resolved = (select count(*) from dead_letter where resolved_by_run = :run_id),
        lineage_entries = counts.staged + counts.input_records,  -- staged, and every outcome
        watermark_before = :watermark,
-       watermark_after = (select value from watermark where feed = :feed)
+       watermark_after = (select value from watermark where feed = :feed),
+       late_skipped = counts.late_skipped,
+       oldest_late = counts.oldest_late
   from (select count(*) as input_records,
                count(*) filter (where _outcome <> 'rejected') as staged,
                count(*) filter (where _outcome = 'rejected') as rejected,
@@ -29,6 +31,8 @@ update run_log
                count(*) filter (where _outcome = 'loaded' and _detail = 'inserted') as inserted,
                count(*) filter (where _outcome = 'loaded' and _detail = 'updated') as updated,
                count(*) filter (where _outcome = 'skipped') as skipped,
+               count(*) filter (where _outcome = 'skipped' and _detail = 'late') as late_skipped,
+               min(_ts) filter (where _outcome = 'skipped' and _detail = 'late') as oldest_late,
                count(*) filter (where _outcome = 'stale') as stale,
                count(*) filter (where _outcome = 'superseded') as superseded,
                (select count(*) from dead_letter where run_id = :run_id) as dead_letters

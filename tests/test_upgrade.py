@@ -17,7 +17,9 @@ from conftest import ORDERS_SAMPLE, ROOT, SAMPLE
 
 # each release's fixtures, and the schema version its databases have
 RELEASES = {"c024a08": 1, "ab383c7": 2}
-UPGRADES = {1: "002_feeds.sql, 003_lean_lineage.sql", 2: "003_lean_lineage.sql"}
+CURRENT = 4  # this release's schema version
+UPGRADES = {1: "002_feeds.sql, 003_lean_lineage.sql, 004_late_data.sql",
+            2: "003_lean_lineage.sql, 004_late_data.sql"}
 # what release c024a08's tables had (and ab383c7's, among others): the upgrade must keep
 # every row of them as it was; lineage is read through the view that replaced the table
 V1_COLUMNS = {
@@ -86,9 +88,9 @@ def test_the_next_load_upgrades_in_place_and_keeps_the_history(old):
     result = old.run(old.batch("evt-010,2025-01-16T00:00:00,user-6,3"))
 
     assert result.code == 0, result.stderr
-    assert "upgrading" in result.stderr and f"from schema version {old.version} to 3" in result.stderr
-    assert schema_version(old) == 3
-    assert old.rows("select description from schema_version where version = 3") == [
+    assert "upgrading" in result.stderr and f"from schema version {old.version} to {CURRENT}" in result.stderr
+    assert schema_version(old) == CURRENT
+    assert old.rows("select description from schema_version where version = ?", CURRENT) == [
         (f"upgraded from version {old.version} by {UPGRADES[old.version]}",)]
     after = v1_rows(old)
     assert {t: after[t][:len(before[t])] for t in before if t != "run_log"} == \
@@ -149,29 +151,29 @@ def test_reading_commands_and_dry_runs_do_not_upgrade(old):
     command = re.search(r"history kept: (.*) \(the next load", result.stderr).group(1)
     done = subprocess.run(shlex.split(command), capture_output=True, text=True, cwd=old.tmp.parent)
     assert done.returncode == 0, done.stderr
-    assert schema_version(old) == 3
+    assert schema_version(old) == CURRENT
 
 
 def test_an_upgrade_that_fails_changes_nothing(old):
     before = v1_rows(old)
     sql = old.copy_sql()
-    upgrade = sql / "upgrade" / "003_lean_lineage.sql"  # the last step, after the others ran
+    upgrade = sql / "upgrade" / "004_late_data.sql"  # the last step, after the others ran
     upgrade.write_text(upgrade.read_text() + "\nalter table no_such_table add column x text;\n")
     result = old.run(SAMPLE)
     assert result.code == 1
-    assert "upgrade/003_lean_lineage.sql:" in result.stderr and "no_such_table" in result.stderr
+    assert "upgrade/004_late_data.sql:" in result.stderr and "no_such_table" in result.stderr
     assert schema_version(old) == recorded_version(old) and v1_rows(old) == before
     old.sql_dir = ROOT / "sql"
-    assert old.run(SAMPLE).code == 0 and schema_version(old) == 3
+    assert old.run(SAMPLE).code == 0 and schema_version(old) == CURRENT
 
 
 def test_upgrade_on_its_own(old):
     result = old.run("--upgrade")
     assert result.code == 0, result.stderr
-    assert json.loads(result.stdout) == {"schema_version_before": old.version, "schema_version": 3}
+    assert json.loads(result.stdout) == {"schema_version_before": old.version, "schema_version": CURRENT}
     assert "upgrading" in result.stderr
     again = old.run("--upgrade")
-    assert json.loads(again.stdout) == {"schema_version_before": 3, "schema_version": 3}
+    assert json.loads(again.stdout) == {"schema_version_before": CURRENT, "schema_version": CURRENT}
     assert "up to date" in again.stderr
     assert old.run("--runs").code == 0
 

@@ -88,15 +88,16 @@ select _record_no,
 
 -- section: versions
 -- stored_versions: each record of run_batch (stage 05: the records, typed, in
--- key order) still to be loaded whose key the target already holds, and the
--- stored row's timestamp, in the form the upsert stores it (UTC
--- 'YYYY-MM-DDTHH:MM:SS'). Stage 09 marks a record not newer than it 'stale'.
+-- key order) still to be loaded or skipped whose key the target already
+-- holds, and the stored row's timestamp, in the form the upsert stores it (UTC
+-- 'YYYY-MM-DDTHH:MM:SS'). Stage 09 marks a record not newer than it 'stale';
+-- stage 07 tells late data from records an earlier run dealt with.
 drop view if exists stored_versions;
 create temp view stored_versions as
 select records._record_no, stored.event_ts as _ts
   from run_batch as records
   join events as stored on stored.event_id = records.event_id
- where records._outcome = 'loaded';
+ where records._outcome in ('loaded', 'skipped');  -- (skipped: for late data, 07)
 
 -- section: upsert
 -- The guarded upsert: a stored row is replaced only by a strictly newer one,

@@ -69,7 +69,7 @@ select records._record_no, stored.updated_at as _ts
   from run_batch as records
   join orders as stored on stored.store_id = records.store_id
                        and stored.order_id = records.order_id
- where records._outcome = 'loaded';
+ where records._outcome in ('loaded', 'skipped');  -- (skipped: for late data, 07)
 
 -- section: upsert
 insert into orders (store_id, order_id, updated_at, customer, total, run_id, source, line_no)

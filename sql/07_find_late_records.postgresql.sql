@@ -1,0 +1,20 @@
+-- PostgreSQL's version of 07_find_late_records.sql: the same rule. A table has
+-- no row order to rely on, so each key's newest record is found by a ranking
+-- (as in 08) instead of a look at the next row.
+
+update run_batch
+   set _detail = 'late'
+  from (select _record_no, _outcome,
+               row_number() over (partition by _key order by _ts desc, _record_no desc) as position
+          from run_batch
+         where _outcome <> 'rejected') as ranked
+ where ranked._record_no = run_batch._record_no
+   and ranked.position = 1
+   and ranked._outcome = 'skipped';
+
+update run_batch
+   set _detail = null
+  from stored_versions as stored
+ where stored._record_no = run_batch._record_no
+   and run_batch._detail = 'late'
+   and stored._ts >= run_batch._ts;

@@ -1,0 +1,31 @@
+-- Late data is not lost quietly: a record skipped by the watermark that a run
+-- whose lookback reached it would have loaded is marked late (_detail 'late'),
+-- for the run's count, its message and --fail-on-late (12). It stays skipped.
+-- That is a key's newest record (the one de-duplication would keep) when all
+-- of the key's records were skipped, unless the target already holds a version
+-- at least as new (the stale guard). Two versions of one new key are one late
+-- record; a rerun of a file already loaded has none.
+-- Reads: run_batch (in key order: 05), stored_versions. Writes: run_batch._detail.
+
+-- (from a record to its stored version: the view reaches run_batch by
+-- _record_no, which the batch is not ordered by)
+create index run_batch_by_record_no on run_batch (_record_no);
+
+-- the last record of its key that was not rejected, if it was skipped (a look
+-- at the next row, as in 08), and no version as new is stored
+update run_batch
+   set _detail = 'late'
+ where _outcome = 'skipped'
+   and _key is not (select next._key
+                      from run_batch as next
+                     where next.rowid > run_batch.rowid
+                       and next._outcome <> 'rejected'
+                     order by next.rowid
+                     limit 1)
+   and not exists (select 1
+                     from stored_versions as stored
+                    where stored._record_no = run_batch._record_no
+                      and stored._ts >= run_batch._ts);
+
+-- used: 09 finds its stored versions faster by a join of its own
+drop index run_batch_by_record_no;
