@@ -62,11 +62,12 @@ def write_json(path: str, result: dict, committed_run: int | None = None) -> Non
 
 
 def runs_table(runs: list[dict]) -> str:
-    columns = ("run_id", "feed", "kind", "status", "started_at", "input_records", "loaded", "rejected",
-               "watermark_after", "error")
+    # what tells runs apart: the file, and what became of its records (a late file is not a rerun)
+    columns = ("run_id", "feed", "kind", "status", "started_at", "source", "input_records", "loaded", "skipped",
+               "late_skipped", "stale", "rejected", "watermark_after", "error")
     # the error comes last and whole: it is what the reader is looking for
-    rows = [[_cell(run.get(c)) for c in columns[:-1]] + [" ".join(str(run.get("error") or "").split())]
-            for run in runs]
+    rows = [[_cell(run.get(c), keep_end=c == "source") for c in columns[:-1]]
+            + [" ".join(str(run.get("error") or "").split())] for run in runs]
     return _table(columns, rows) if rows else "no runs yet"
 
 
@@ -85,13 +86,17 @@ def trace_text(result: dict) -> str:
         lines.append(f"never seen in any run of the feed {result['feed']}")
         return "\n".join(lines)
     columns = ("run_id", "run_started_at", "step", "source", "line_no", "event_ts", "detail")
-    lines.append(_table(columns, [[_cell(h.get(c)) for c in columns] for h in result["history"]]))
+    lines.append(_table(columns, [[_cell(h.get(c), keep_end=c == "source") for c in columns]
+                                  for h in result["history"]]))
     return "\n".join(lines)
 
 
-def _cell(value) -> str:
+def _cell(value, keep_end: bool = False) -> str:
+    """At most 60 characters; of a path, the end (the file name is the part that matters)."""
     text = "" if value is None else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    if len(text) <= 60:
+        return text
+    return "..." + text[-57:] if keep_end else text[:57] + "..."
 
 
 def _table(columns, rows) -> str:

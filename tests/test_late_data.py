@@ -76,3 +76,30 @@ def test_an_unwritten_output_file_wins_over_late_records(sqlite_loader):
     result = loader.run(batch, "--fail-on-late", "--output", out_dir / "results.json", obey_file_modes=True)
     assert result.code == 5, result.stderr
     assert result.summary["late_skipped"] == 2
+
+
+def test_runs_tells_a_late_file_from_a_rerun_and_shows_the_file(loader):
+    folder = loader.tmp / ("a-rather-long-folder-name-that-a-real-deployment-might-use" * 2)
+    folder.mkdir()
+    april = folder / "april.csv"
+    april.write_text(late_batch(loader).read_text())
+    assert loader.run(SAMPLE).code == 0     # a rerun
+    assert loader.run(april).code == 0      # a late file
+    lines = loader.run("--runs").stdout.splitlines()
+    header = lines[0].split()
+    assert header[:4] == ["run_id", "feed", "kind", "status"]
+    rows = {line.split()[0]: dict(zip(header, line.split())) for line in lines[1:]}
+    assert (rows["2"]["skipped"], rows["2"]["late_skipped"]) == ("4", "0")
+    assert (rows["3"]["skipped"], rows["3"]["late_skipped"]) == ("4", "2")
+    # a long path keeps its end: the file name
+    assert rows["3"]["source"].startswith("...") and rows["3"]["source"].endswith("/april.csv")
+
+
+def test_trace_keeps_the_file_name_of_a_long_path(loader):
+    folder = loader.tmp / ("another-long-folder-name-of-the-kind-deployments-have" * 2)
+    folder.mkdir()
+    batch = folder / "day-2025-01-15.csv"
+    batch.write_text(SAMPLE.read_text())
+    assert loader.run(batch).code == 0
+    story = loader.run("--trace", "evt-001").stdout
+    assert "/day-2025-01-15.csv" in story and "..." in story
