@@ -18,8 +18,8 @@ STAGE_PARAMS = {"run_id", "now", "source", "watermark", "lookback_seconds", "run
 HOOK_PARAMS = STAGE_PARAMS | {"kind", "format", "header", "host", "pid", "error", "key", "only_feed",
                               "schema_version", "description"}
 
-HOOKS = ("schema_tables", "schema_version", "record_schema_version", "lineage_layout", "functions", "open", "failed",
-         "read_watermark", "refusals", "summary", "lineage_by_step", "history", "repair_watermark",
+HOOKS = ("schema_tables", "schema_version", "record_schema_version", "lineage_layout", "functions", "open",
+         "failed", "read_watermark", "refusals", "summary", "lineage_by_step", "history", "repair_watermark",
          "replay_source", "trace")
 
 # Where a feed's sections run among the numbered stages: right after the stage numbered here.

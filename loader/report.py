@@ -114,6 +114,7 @@ def versions_in_records_line(feed) -> str:
 
 def late_line(s: dict, feed, command: str) -> str:
     n = s["late_skipped"]
+    keys, them = ("their keys", "them") if n > 1 else ("its key", "it")
     return (f"warning: {n} late record{'s' if n > 1 else ''} skipped: older than the watermark "
-            f"{s['watermark_before']}, yet newer than what {feed.target} holds for {'their keys' if n > 1 else 'its key'} "
-            f"(the oldest: {s['oldest_late']}); not loaded. To load {'them' if n > 1 else 'it'}: {command}")
+            f"{s['watermark_before']}, yet newer than what {feed.target} holds for {keys} "
+            f"(the oldest: {s['oldest_late']}); not loaded. To load {them}: {command}")
