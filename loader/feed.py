@@ -103,7 +103,7 @@ def read(path: Path, engine: str, by_name: str | None = None) -> Feed:
                       f"{twin.name} beside the definition (copy the twin of the definition you started "
                       f"from, e.g. sql/feeds/events.postgresql.sql, and rename its table)")
     versions_in_records = "versions" not in sections and \
-        "stored_versions" in "".join(st.text for st in sections.get("records", []))
+        any((st.created_view or "").lower() == "stored_versions" for st in sections.get("records", []))
     if versions_in_records:
         sections["versions"] = []  # a definition written for schema version 2 (its records section has it)
     missing = [name for name in SECTIONS if name not in sections]
