@@ -4,6 +4,7 @@
     python runner.py data/orders_sample.csv --feed orders
     python runner.py batch.csv --db other.db --output results.json --report
     python runner.py --repair-watermark --db other.db --feed events
+    python runner.py --prune-history 90d --db other.db
 
 The rules live in sql/NN_*.sql and a feed's shape in sql/feeds/NAME.sql; this file only parses arguments, hands them to
 loader/commands.py and turns what happened into an exit code (README.md).
@@ -35,8 +36,8 @@ EXIT_CODES = """exit codes:
      late records, which a run with a longer --lookback would have loaded
   130 interrupted (Ctrl-C), 143 terminated (SIGTERM): rolled back, logged as failed"""
 
-COMMANDS = ("repair_watermark", "replay_dead_letters", "trace", "runs", "upgrade")
-MAX_LOOKBACK_DAYS = 10_000  # about 27 years; keeps the seconds within a 32-bit integer
+COMMANDS = ("repair_watermark", "replay_dead_letters", "trace", "runs", "upgrade", "prune_history")
+MAX_DURATION_DAYS = 10_000  # about 27 years; keeps the seconds within a 32-bit integer
 
 
 def parse_args(argv):
@@ -48,8 +49,7 @@ def parse_args(argv):
     parser.add_argument("--feed", metavar="NAME|PATH",
                         help="the feed: its definition sql/feeds/NAME.sql (under --sql-dir), or a path to one "
                              "anywhere (default: events, the sample's)")
-    parser.add_argument("--db", default=os.environ.get("DATABASE_URL") or str(HERE / "data" / "pipeline.db"),
-                        help="a SQLite file or a postgresql:// URL (default: $DATABASE_URL, "
+    parser.add_argument("--db", help="a SQLite file or a postgresql:// URL (default: $DATABASE_URL, "
                              "else data/pipeline.db)")
     parser.add_argument("--format", choices=("csv", "jsonl"),
                         help="the inputs' format (default: .jsonl/.ndjson are JSON Lines, others CSV)")
@@ -82,37 +82,52 @@ def parse_args(argv):
                        "unless --feed names one)")
     other.add_argument("--upgrade", action="store_true",
                        help="upgrade the database's schema in place (the next load would) and exit")
+    other.add_argument("--prune-history", metavar="AGE",
+                       help="remove the lineage of runs that started more than AGE (90d, 12h) before the run's "
+                            "clock, and the dead letters they resolved (of every feed, unless --feed names one)")
+    other.add_argument("--vacuum", action="store_true",
+                       help="with --prune-history: then give the freed space back to the file system "
+                            "(rewrites the database: SQLite VACUUM, PostgreSQL VACUUM FULL)")
     args = parser.parse_args(argv)
 
     chosen = [name for name in COMMANDS if getattr(args, name)]
     args.command = chosen[0] if chosen else "load"
     if len(chosen) > 1:
-        parser.error("choose one of --replay-dead-letters, --repair-watermark, --trace, --runs, --upgrade")
+        parser.error("choose one of --replay-dead-letters, --repair-watermark, --trace, --runs, --upgrade, "
+                     "--prune-history")
     if chosen and args.inputs:
         parser.error(f"--{chosen[0].replace('_', '-')} takes no input files")
+    if args.vacuum and args.command != "prune_history":
+        parser.error("--vacuum goes with --prune-history")
     if not chosen and not args.inputs:
         parser.error("give an input file (e.g. data/sample_input.txt), or one of the other commands")
     if args.dry_run and args.command in ("repair_watermark", "trace", "runs", "upgrade"):
-        parser.error("--dry-run applies to loads and --replay-dead-letters")
+        parser.error("--dry-run applies to loads, --replay-dead-letters and --prune-history")
+    # the database: --db, else $DATABASE_URL (which a suggested command leaves to the environment)
+    args.db_from_env = args.db is None and bool(os.environ.get("DATABASE_URL"))
+    if args.db is None:
+        args.db = os.environ.get("DATABASE_URL") or str(HERE / "data" / "pipeline.db")
     if not 0 <= args.lock_timeout <= 86400:
         parser.error("--lock-timeout is a number of seconds between 0 and 86400")
     if args.output and not Path(args.output).resolve().parent.is_dir():
         parser.error(f"--output {args.output}: the directory does not exist")
     try:
-        args.lookback_seconds = duration_seconds(args.lookback)
+        args.lookback_seconds = duration_seconds(args.lookback, "--lookback")
+        if args.prune_history is not None:
+            args.prune_seconds = duration_seconds(args.prune_history, "--prune-history")
     except ValueError as exc:
         parser.error(str(exc))
     return args
 
 
-def duration_seconds(text: str) -> int:
+def duration_seconds(text: str, option: str) -> int:
     """'90m' -> 5400; units s, m, h, d; a bare number is seconds."""
     match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text)
     if not match:
-        raise ValueError(f"--lookback {text!r} is not a duration like 90m, 2h or 7d")
+        raise ValueError(f"{option} {text!r} is not a duration like 90m, 2h or 7d")
     seconds = int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
-    if seconds > MAX_LOOKBACK_DAYS * 86400:
-        raise ValueError(f"--lookback {text!r} is more than {MAX_LOOKBACK_DAYS} days")
+    if seconds > MAX_DURATION_DAYS * 86400:
+        raise ValueError(f"{option} {text!r} is more than {MAX_DURATION_DAYS} days")
     return seconds
 
 

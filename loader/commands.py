@@ -7,7 +7,7 @@ import math
 import shlex
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import report
@@ -76,6 +76,23 @@ def upgrade(args, outcome: Outcome) -> None:
     print(json.dumps(result, indent=2))
 
 
+def prune_history(args, outcome: Outcome) -> None:
+    # every feed's history, unless --feed names one (by name: no definition needed)
+    by_path = bool(args.feed and is_path(args.feed))
+    plan = Plan.read(Path(args.sql_dir), engine_name(args.db), args.feed if by_path else None)
+    now = run_clock(args.now)
+    run = _run(args, open_database(args.db, args.lock_timeout, must_exist=True), plan, now)
+    before = (datetime.fromisoformat(now) - timedelta(seconds=args.prune_seconds)).isoformat(timespec="seconds")
+    result = run.prune_history(before, plan.feed.name if by_path else args.feed, args.dry_run, args.vacuum)
+    outcome.committed = not args.dry_run
+    vacuum = None if args.vacuum or args.dry_run else suggest(
+        args, ["--prune-history", args.prune_history, "--vacuum"], feed=plan if args.feed else None, now=True)
+    _say(args, report.prune_line(result, vacuum))
+    print(json.dumps(result, indent=2, default=report.json_value))
+    if args.output:
+        report.write_json(args.output, result)
+
+
 def trace(args, outcome: Outcome) -> None:
     plan, now = _plan_and_clock(args)
     run = _run(args, open_database(args.db, args.lock_timeout, must_exist=True), plan, now)
@@ -84,8 +101,10 @@ def trace(args, outcome: Outcome) -> None:
     history = run.read_only_query("trace", key=key)
     current, missing_table = run.current_row(key)
     feed = plan.feed
+    pruned = run.read_only_query("pruned_history")
     result = {"feed": feed.name, "key_columns": feed.key_columns, "key": key, "target": feed.target,
-              "missing_table": missing_table, "current": current, "history": history}
+              "missing_table": missing_table, "current": current,
+              "pruned": pruned[0] if pruned and pruned[0]["runs_pruned"] else None, "history": history}
     print(report.trace_text(result))
     if args.output:
         report.write_json(args.output, result)
@@ -120,7 +139,7 @@ def trace_key(values: list[str], feed) -> str:
 
 def _run(args, db, plan: Plan, now: str, lookback_seconds: int = 0) -> Run:
     return Run(db, plan, now, lookback_seconds, _progress(args), runner_options=runner_options(args, plan),
-               notify=lambda message: _say(args, message))
+               command_note=command_note(args), notify=lambda message: _say(args, message))
 
 
 def _again_with_lookback(args, run: Run, inputs: Inputs, summary: dict) -> str:
@@ -129,18 +148,42 @@ def _again_with_lookback(args, run: Run, inputs: Inputs, summary: dict) -> str:
     days = max(1, math.ceil(behind.total_seconds() / 86400))
     files = [name if name == "-" else str(Path(name).resolve()) for name in args.inputs]
     options = ["--format", args.format] if args.format else []
-    return f"{RUNNER} {shlex.join(files + options + ['--lookback', f'{days}d'])} {run.params['runner_options']}"
+    return suggest(args, files + options + ["--lookback", f"{days}d"], feed=run.plan, now=True)
 
 
-def runner_options(args, plan: Plan) -> str:
-    """The options that point another command at the same database and feed, for messages
-    that suggest one (e.g. --repair-watermark after a corrupted watermark)."""
-    # absolute paths: the message may be read (in run_log) from another directory
-    db = hide_password(args.db) if engine_name(args.db) == "postgresql" else str(Path(args.db).resolve())
-    options = ["--db", db, "--feed", str(plan.feed.path) if args.feed and is_path(args.feed) else plan.feed.name]
+def suggest(args, command: list[str], feed: Plan | None, now: bool = False) -> str:
+    """A command for a message to suggest, complete: the interpreter that runs this one, this
+    runner.py, the command, and the options that point it at the same database (and feed);
+    with now, the clock this run pinned, if it pinned one."""
+    options = shlex.join(command) + " " + runner_options(args, feed)
+    if now and args.now:
+        options += " " + shlex.join(["--now", args.now])
+    return f"{RUNNER} {options}{command_note(args)}"
+
+
+def runner_options(args, plan: Plan | None) -> str:
+    """The options that point another command at the same database, rules and (unless plan is
+    None) feed, for messages that suggest one (e.g. --repair-watermark after a corrupted
+    watermark). Absolute paths: the message may be read (in run_log) from another directory."""
+    if args.db_from_env:
+        db = '"$DATABASE_URL"'  # left to the environment, as the user left it: no password printed
+    elif engine_name(args.db) == "postgresql":
+        db = shlex.quote(hide_password(args.db))
+    else:
+        db = shlex.quote(str(Path(args.db).resolve()))
+    options = []
+    if plan is not None:
+        options += ["--feed", str(plan.feed.path) if args.feed and is_path(args.feed) else plan.feed.name]
     if Path(args.sql_dir).resolve() != DEFAULT_SQL_DIR:
         options += ["--sql-dir", str(Path(args.sql_dir).resolve())]
-    return " ".join(map(shlex.quote, options))
+    return " ".join(["--db", db, *map(shlex.quote, options)])
+
+
+def command_note(args) -> str:
+    """What a suggested command leaves to the user: a password it does not repeat."""
+    if not args.db_from_env and engine_name(args.db) == "postgresql" and hide_password(args.db) != args.db:
+        return " (the password in --db is shown as ***: put yours back)"
+    return ""
 
 
 def _report_run(args, run: Run, summary: dict, inputs: Inputs | None = None) -> None:

@@ -13,14 +13,15 @@ from .sql_files import STAGE_NAME, Statement, check_params, discover_stages, dis
 
 # The named parameters bound to every statement: the run's, and the feed's (feed.Feed.params).
 STAGE_PARAMS = {"run_id", "now", "source", "watermark", "lookback_seconds", "runner", "runner_options",
-                "feed", "target", "key_columns", "timestamp_column", "timestamp_format", "feed_definition"}
+                "command_note", "feed", "target", "key_columns", "timestamp_column", "timestamp_format",
+                "feed_definition"}
 # The runner's own statements (sql/run/) and the feed's trace section also get these.
 HOOK_PARAMS = STAGE_PARAMS | {"kind", "format", "header", "host", "pid", "error", "key", "only_feed",
-                              "schema_version", "description"}
+                              "schema_version", "description", "prune_before"}
 
 HOOKS = ("schema_tables", "schema_version", "record_schema_version", "lineage_layout", "functions", "open",
          "failed", "read_watermark", "refusals", "summary", "lineage_by_step", "history", "repair_watermark",
-         "replay_source", "trace")
+         "replay_source", "trace", "pruned_history", "prune_history", "database_size", "reuse_space", "vacuum")
 
 # Where a feed's sections run among the numbered stages: right after the stage numbered here.
 # (02 checks that the input has the feed's columns before its views are built on them;

@@ -64,6 +64,10 @@ class PostgresEngine:
         self.cursor.execute("begin")
         self.cursor.execute("select pg_advisory_xact_lock(%s)", (RUN_LOCK_KEY,))
 
+    @staticmethod
+    def while_locked(step) -> None:
+        step()  # the server waits for a lock itself, up to lock_timeout
+
     def close(self, discard_if_created: bool = False) -> None:
         self.conn.close()
 

@@ -64,7 +64,7 @@ def write_json(path: str, result: dict, committed_run: int | None = None) -> Non
 def runs_table(runs: list[dict]) -> str:
     # what tells runs apart: the file, and what became of its records (a late file is not a rerun)
     columns = ("run_id", "feed", "kind", "status", "started_at", "source", "input_records", "loaded", "skipped",
-               "late_skipped", "stale", "rejected", "watermark_after", "error")
+               "late_skipped", "stale", "rejected", "watermark_after", "pruned_at", "error")
     # the error comes last and whole: it is what the reader is looking for
     rows = [[_cell(run.get(c), keep_end=c == "source") for c in columns[:-1]]
             + [" ".join(str(run.get("error") or "").split())] for run in runs]
@@ -82,8 +82,13 @@ def trace_text(result: dict) -> str:
         lines.append(f"not in {target}: there is no table to look in ({result['missing_table']}): no load of "
                      f"the feed {result['feed']} has created it yet, or its definition's trace section "
                      "names another table")
+    pruned = result.get("pruned")
+    if pruned:
+        lines.append(f"(the lineage of the feed's runs up to run {pruned['last_run_id']}, which started "
+                     f"{pruned['last_started_at']}, was pruned on {pruned['pruned_at']}: what they did "
+                     "with this key is not shown)")
     if not result["history"]:
-        lines.append(f"never seen in any run of the feed {result['feed']}")
+        lines.append(f"never seen in any run of the feed {result['feed']}" + (" whose lineage is kept" if pruned else ""))
         return "\n".join(lines)
     columns = ("run_id", "run_started_at", "step", "source", "line_no", "event_ts", "detail")
     lines.append(_table(columns, [[_cell(h.get(c), keep_end=c == "source") for c in columns]
@@ -118,3 +123,30 @@ def late_line(s: dict, feed, command: str) -> str:
     return (f"warning: {n} late record{'s' if n > 1 else ''} skipped: older than the watermark "
             f"{s['watermark_before']}, yet newer than what {feed.target} holds for {keys} "
             f"(the oldest: {s['oldest_late']}); not loaded. To load {them}: {command}")
+
+
+def prune_line(r: dict, vacuum_command: str | None) -> str:
+    whose = f"of the feed {r['feed']}" if r["feed"] else "of any feed"
+    if not r["runs_pruned"]:
+        return f"no run {whose} that started before {r['pruned_before']} has lineage left to prune"
+    runs = f"run {r['first_run_id']}" if r["runs_pruned"] == 1 else \
+        f"{r['runs_pruned']} runs ({r['first_run_id']} to {r['last_run_id']})"
+    line = (("dry run, nothing kept: would prune" if r["dry_run"] else "pruned")
+            + f" the lineage of {runs} {whose} that started before {r['pruned_before']}: "
+            f"{r['lineage_entries_removed']} lineage entries and {r['dead_letters_removed']} resolved dead letters "
+            f"{'would go' if r['dry_run'] else 'removed'}; the database {'would stay' if r['dry_run'] else 'is'} "
+            f"{_size(r['bytes_after'])}")
+    if r["vacuumed"]:
+        return line + f" (was {_size(r['bytes_before'])}: vacuumed)"
+    if r["reusable_bytes_after"]:
+        line += f", {_size(r['reusable_bytes_after'])} of it free for new runs"
+    if vacuum_command:
+        line += f". To give the space back to the file system: {vacuum_command}"
+    return line
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024

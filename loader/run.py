@@ -29,9 +29,10 @@ RUNNER = shlex.join([sys.executable, str(Path(__file__).resolve().parent.parent 
 
 class Run:
     def __init__(self, db, plan: Plan, now: str, lookback_seconds: int = 0, progress: Progress | None = None,
-                 runner_options: str = "", notify=lambda message: None):
+                 runner_options: str = "", command_note: str = "", notify=lambda message: None):
         """runner_options: '--db … --feed …' for messages that suggest a command, which starts
-        with RUNNER: this interpreter and this runner.py, so it works from any directory."""
+        with RUNNER: this interpreter and this runner.py, so it works from any directory;
+        command_note follows such a command to say what it leaves out (a masked password)."""
         self.db = db
         self.plan = plan
         self.progress = progress or Progress()
@@ -40,7 +41,9 @@ class Run:
                        "lookback_seconds": lookback_seconds, "kind": "load", "format": None,
                        "header": None, "host": socket.gethostname(), "pid": db.pid, "error": None,
                        "key": None, "only_feed": None, "schema_version": None, "description": None,
-                       "runner": RUNNER, "runner_options": runner_options, **plan.feed.params}
+                       "prune_before": None,
+                       "runner": RUNNER, "runner_options": runner_options, "command_note": command_note,
+                       **plan.feed.params}
         self.timings: dict[str, float] = {}  # stage file -> seconds, for the summary
         self.unused_columns: list[str] = []  # input columns the feed does not read
         self.dry_run = False
@@ -80,6 +83,39 @@ class Run:
             self._prepare_schema()
             return self.query("repair_watermark")[0]
 
+    def prune_history(self, prune_before: str, only_feed: str | None, dry_run: bool = False,
+                      vacuum: bool = False) -> dict:
+        """Remove the lineage of the runs that started before prune_before (run/prune_history.sql),
+        in one transaction; then make the space reusable, and with vacuum give it back to the
+        file system (each outside any transaction, as the engines require)."""
+        self.params.update(prune_before=prune_before, only_feed=only_feed)
+        self.dry_run = dry_run
+        self._begin()
+        try:
+            with self._timed("prune"):
+                self._prepare_schema(with_target=False)
+                size_before = self.query("database_size")[0]
+                result = self.query("prune_history")[0]
+            if dry_run:
+                size_after = self.query("database_size")[0]
+                self._rollback()
+            else:
+                self.db.cursor.execute("commit")
+        except BaseException:
+            self._rollback()
+            raise
+        if not dry_run:
+            with self._timed("reuse_space"):
+                self._execute_all(self.plan.hooks["reuse_space"])
+            if vacuum:
+                with self._timed("vacuum"):
+                    self.db.while_locked(lambda: self._execute_all(self.plan.hooks["vacuum"]))
+            size_after = self.query("database_size")[0]
+        return {"feed": only_feed, "pruned_before": prune_before, **result,
+                "bytes_before": size_before["bytes"], "bytes_after": size_after["bytes"],
+                "reusable_bytes_after": size_after["reusable_bytes"], "vacuumed": vacuum and not dry_run,
+                "dry_run": dry_run, "timings": self.timings}
+
     def upgrade(self) -> dict:
         """Bring the database's schema up to date (what the next load would do first). The
         feed's table is left to the feed's next load: the database may never have had it."""
@@ -96,7 +132,8 @@ class Run:
             raise Refused(f"{self.db.display} was written by an earlier release of the loader (schema "
                           f"version {version}; this one reads {self.plan.schema_version}). {command} "
                           f"works on it once it is upgraded in place, history kept: {RUNNER} "
-                          f"--upgrade {self.params['runner_options']} (the next load upgrades it too)")
+                          f"--upgrade {self.params['runner_options']}{self.params['command_note']} "
+                          "(the next load upgrades it too)")
         self._refuse_newer(version)
 
     def query(self, hook: str, **params) -> list[dict]:

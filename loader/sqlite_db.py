@@ -49,7 +49,7 @@ class SQLiteEngine:
             # WAL lets people read the database (sqlite3 shell) while a load runs.
             # (Switching a new file to WAL takes a lock: a second run starting at
             # the same moment waits for it like for any other run.)
-            self._while_locked(lambda: self.conn.execute("pragma journal_mode = wal"))
+            self.while_locked(lambda: self.conn.execute("pragma journal_mode = wal"))
             # 12 MiB of page cache (the default is 2 MiB). SQLite's sorter may use as much
             # again (stage 05 sorts the batch by key), so memory stays flat however large
             # the batch. Since the stages write in key order, 24 MiB bought no speed,
@@ -70,9 +70,9 @@ class SQLiteEngine:
     def begin(self) -> None:
         # IMMEDIATE takes the write lock now, waiting up to the lock timeout,
         # so two runs never interleave and neither deadlocks halfway through.
-        self._while_locked(lambda: self.cursor.execute("begin immediate"))
+        self.while_locked(lambda: self.cursor.execute("begin immediate"))
 
-    def _while_locked(self, step) -> None:
+    def while_locked(self, step) -> None:
         """Retry step while another connection holds the lock, up to the lock timeout."""
         deadline = time.monotonic() + self.lock_timeout
         while True:

@@ -8,9 +8,9 @@ select 'the watermark for ' || :feed || ' is '
        || case when watermark_utc = watermark
                then 'in the past (the run''s clock is ' || run_at || '). Nothing was loaded. '
                     || 'If --now pins the clock, pin it later; if the watermark is wrong, '
-                    || 'run: ' || :runner || ' --repair-watermark ' || :runner_options
+                    || 'run: ' || :runner || ' --repair-watermark ' || :runner_options || :command_note
                else 'a timestamp like 2025-01-15T12:00:00. Nothing was loaded. '
-                    || 'Run: ' || :runner || ' --repair-watermark ' || :runner_options end
+                    || 'Run: ' || :runner || ' --repair-watermark ' || :runner_options || :command_note end
   from run_context
  where exists (select 1 from watermark where feed = :feed)
    and (watermark_utc is null

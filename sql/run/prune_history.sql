@@ -1,0 +1,54 @@
+-- python runner.py --prune-history AGE: removes the lineage of the runs that
+-- started before :prune_before (the run's clock minus AGE), of one feed or,
+-- when :only_feed is NULL, of every feed; and the dead letters those runs
+-- resolved. Never a feed's target, its watermark or an open dead letter: a
+-- dead letter first rejected by a pruned run stays until a run resolves it.
+-- Every run keeps its row in run_log, with its counts, marked pruned_at.
+-- One transaction under the run lock (a dry run rolls it back); the last
+-- statement's row is printed as JSON.
+
+drop table if exists pruned_run;
+create temp table pruned_run (run_id integer primary key);
+insert into pruned_run (run_id)
+select run_id
+  from run_log
+ where started_at < :prune_before
+   and status <> 'running'  -- its load may not have written its lineage yet
+   and pruned_at is null
+   and (cast(:only_feed as text) is null or feed = cast(:only_feed as text));
+
+-- counted before they go: entries as the view lineage counts them (an
+-- accepted record is two, staged and its outcome)
+drop table if exists prune_result;
+create temp table prune_result as
+select (select count(*) from pruned_run) as runs_pruned,
+       (select min(run_id) from pruned_run) as first_run_id,
+       (select max(run_id) from pruned_run) as last_run_id,
+       (select 2 * count(*) from lineage_record where run_id in (select run_id from pruned_run))
+       + (select count(*) from lineage_rejected where run_id in (select run_id from pruned_run))
+       + (select count(*) from lineage_before_v3 where run_id in (select run_id from pruned_run))
+           as lineage_entries_removed,
+       (select count(*) from dead_letter
+         where status = 'resolved' and resolved_by_run in (select run_id from pruned_run)) as dead_letters_removed;
+
+-- A run's id range stays in lineage_run, so the next run's lineage ids follow
+-- every id ever given (stage 10): runs written before schema version 3 get
+-- the row that later runs have.
+insert into lineage_run (run_id, feed, lineage_base, last_lineage_id, timestamp_column, skip_detail)
+select run_id, min(feed), min(lineage_id) - 1, max(lineage_id), '', null
+  from lineage_before_v3
+ where run_id in (select run_id from pruned_run)
+ group by run_id
+on conflict (run_id) do nothing;
+
+delete from lineage_record where run_id in (select run_id from pruned_run);
+delete from lineage_rejected where run_id in (select run_id from pruned_run);
+delete from lineage_source where run_id in (select run_id from pruned_run);
+delete from lineage_before_v3 where run_id in (select run_id from pruned_run);
+delete from dead_letter where status = 'resolved' and resolved_by_run in (select run_id from pruned_run);
+
+update run_log
+   set pruned_at = :now
+ where run_id in (select run_id from pruned_run);
+
+select * from prune_result;

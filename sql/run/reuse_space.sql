@@ -1,0 +1,4 @@
+-- After --prune-history commits: make the space it freed reusable by the next
+-- runs. SQLite needs nothing: a deleted row's page goes on the file's free
+-- list, which new writes take before the file grows. (run/vacuum.sql gives
+-- the space back to the file system.) PostgreSQL: reuse_space.postgresql.sql.
