@@ -8,6 +8,7 @@
     python bench/bench.py --history 6            # 6 batches of random keys, a month apart, into one file
     python bench/bench.py --history 6 --postgres URL   # the same into PostgreSQL (its schema is emptied)
     python bench/bench.py --history 6 --baseline ../old  # loaded by an earlier release, then --upgrade
+    python bench/bench.py --history 6 --prune 20d  # then --prune-history: dry run, prune, next batch, --vacuum
 
 The limit: Python's csv.reader feeding executemany into one bare four-column
 table, one transaction, fresh file. Every measurement runs in its own process;
@@ -154,9 +155,13 @@ def empty_postgres(url: str) -> None:
 def history_batch(tmp: Path, i: int, records: int, seed: int) -> Path:
     """The i-th batch (from 0) of the series: random keys, a month after the one before."""
     batch = tmp / f"history-{i + 1}.csv"
-    start = (datetime(2025, 1, 1) + timedelta(days=31 * i)).strftime("%Y-%m-%dT%H:%M:%S")
-    write_batch(batch, records, seed=seed + i, start=start, random_keys=True)
+    write_batch(batch, records, seed=seed + i, start=history_clock(i - 1), random_keys=True)
     return batch
+
+
+def history_clock(i: int) -> str:
+    """The clock of the run that loads the i-th batch: the day after its month of records."""
+    return (datetime(2025, 1, 1) + timedelta(days=31 * (i + 1))).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def database_bytes(db: str) -> int | None:
@@ -187,7 +192,7 @@ def bench_history(tmp: Path, batches: int, records: int, seed: int, db: str | No
             import psycopg
             with psycopg.connect(db, autocommit=True) as conn:
                 conn.execute("drop table raw")
-        seconds, peak, out = run([*runner(batch, db, root)[:-3], "--now", "2026-01-01T00:00:00", "-q"])
+        seconds, peak, out = run([*runner(batch, db, root)[:-3], "--now", history_clock(i), "-q"])
         size = database_bytes(db)
         rows.append({"batch": i + 1, "seconds": seconds, "limit_s": limit, "ratio": seconds / limit,
                      "peak_mib": peak, "db_mib": size / 2**20, "input_mib": input_bytes / 2**20,
@@ -205,10 +210,41 @@ def bench_upgrade(tmp: Path, batches: int, records: int, seed: int, baseline: Pa
     db = old["db"]
     seconds, peak, out = run([sys.executable, str(ROOT / "runner.py"), "--upgrade", "--db", db])
     batch = history_batch(tmp, batches, records, seed)
-    next_s, next_peak, _ = run([*runner(batch, db)[:-3], "--now", "2026-01-01T00:00:00", "-q"])
+    next_s, next_peak, _ = run([*runner(batch, db)[:-3], "--now", history_clock(batches), "-q"])
     batch.unlink()
     return {"baseline": str(baseline), "history": old, "upgrade_s": seconds, "upgrade_peak_mib": peak,
             "upgrade": json.loads(out), "next_batch_s": next_s, "db_mib_after": database_bytes(db) / 2**20}
+
+
+def bench_prune(tmp: Path, history: dict, age: str, seed: int) -> dict:
+    """On the history just loaded: --prune-history AGE as a dry run, then for real; the next
+    batch after it (does it reuse the freed space?); then --vacuum. Times and sizes."""
+    db, batches, records = history["db"], len(history["batches"]), history["records"]
+    prune = [sys.executable, str(ROOT / "runner.py"), "--prune-history", age, "--db", db,
+             "--now", history_clock(batches - 1), "-q"]
+    steps = {}
+    for name, extra in (("dry run", ["--dry-run"]), ("prune", [])):
+        seconds, peak, out = run(prune + extra)
+        steps[name] = {"seconds": seconds, "peak_mib": peak, "result": json.loads(out), "db_bytes": database_bytes(db)}
+    batch = history_batch(tmp, batches, records, seed)
+    seconds, peak, _ = run([*runner(batch, db)[:-3], "--now", history_clock(batches), "-q"])
+    batch.unlink()
+    steps["next batch"] = {"seconds": seconds, "peak_mib": peak, "db_bytes": database_bytes(db)}
+    seconds, peak, out = run(prune + ["--vacuum"])  # the same clock: it prunes nothing more
+    steps["--vacuum"] = {"seconds": seconds, "peak_mib": peak, "result": json.loads(out), "db_bytes": database_bytes(db)}
+    return {"age": age, "before_mib": history["batches"][-1]["db_mib"], "steps": steps}
+
+
+def prune_table(result: dict) -> None:
+    print(f"--prune-history {result['age']} on that history ({result['before_mib']:.0f} MiB)")
+    print(f"{'step':>10} {'s':>7} {'peak MiB':>9} {'db MiB':>8} {'reusable MiB':>13}  what")
+    for name, step in result["steps"].items():
+        r = step.get("result", {})
+        reusable = r.get("reusable_bytes_after")
+        what = (f"{r['runs_pruned']} runs, {r['lineage_entries_removed']:,} entries, "
+                f"{r['dead_letters_removed']:,} dead letters" if r else "")
+        print(f"{name:>10} {step['seconds']:7.2f} {step['peak_mib']:9.1f} {step['db_bytes'] / 2**20:8.0f} "
+              f"{'' if reusable is None else f'{reusable / 2**20:.0f}':>13}  {what}")
 
 
 def history_table(result: dict, batches: int, records: int) -> None:
@@ -241,6 +277,8 @@ def main() -> None:
     parser.add_argument("--history", metavar="N", type=int,
                         help="instead: N batches of --records random keys, a month apart, into one database "
                              "(SQLite, or --postgres URL; with --baseline DIR: loaded by DIR, then upgraded)")
+    parser.add_argument("--prune", metavar="AGE",
+                        help="with --history: then measure --prune-history AGE on it (20d keeps the last batch)")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
     args = parser.parse_args()
 
@@ -256,6 +294,9 @@ def main() -> None:
         else:
             results = {"history": bench_history(tmp, args.history, args.records, args.seed, args.postgres)}
             history_table(results["history"], args.history, args.records)
+            if args.prune:
+                results["prune"] = bench_prune(tmp, results["history"], args.prune, args.seed)
+                prune_table(results["prune"])
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2))
         shutil.rmtree(tmp, ignore_errors=True)

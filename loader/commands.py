@@ -165,18 +165,29 @@ def runner_options(args, plan: Plan | None) -> str:
     """The options that point another command at the same database, rules and (unless plan is
     None) feed, for messages that suggest one (e.g. --repair-watermark after a corrupted
     watermark). Absolute paths: the message may be read (in run_log) from another directory."""
-    if args.db_from_env:
-        db = '"$DATABASE_URL"'  # left to the environment, as the user left it: no password printed
-    elif engine_name(args.db) == "postgresql":
-        db = shlex.quote(hide_password(args.db))
-    else:
-        db = shlex.quote(str(Path(args.db).resolve()))
     options = []
     if plan is not None:
         options += ["--feed", str(plan.feed.path) if args.feed and is_path(args.feed) else plan.feed.name]
     if Path(args.sql_dir).resolve() != DEFAULT_SQL_DIR:
         options += ["--sql-dir", str(Path(args.sql_dir).resolve())]
-    return " ".join(["--db", db, *map(shlex.quote, options)])
+    return " ".join(["--db", _db_option(args), *map(shlex.quote, options)])
+
+
+def _db_option(args) -> str:
+    """--db's value for a suggested command, quoted for a shell."""
+    if args.db_from_env:
+        return '"$DATABASE_URL"'  # left to the environment, as the user left it: no password printed
+    if engine_name(args.db) == "postgresql":
+        return shlex.quote(hide_password(args.db))
+    return shlex.quote(str(Path(args.db).resolve()))
+
+
+def shell_query(args, sql: str) -> str:
+    """The database's own shell running sql, complete: sqlite3 on the file, psql on the URL."""
+    quoted = f'"{sql}"' if not set('"$`\\!') & set(sql) else shlex.quote(sql)
+    if engine_name(args.db) != "postgresql":
+        return f"sqlite3 {shlex.quote(str(Path(args.db).resolve()))} {quoted}"
+    return f"psql {_db_option(args)} -c {quoted}{command_note(args)}"
 
 
 def command_note(args) -> str:
@@ -193,7 +204,9 @@ def _report_run(args, run: Run, summary: dict, inputs: Inputs | None = None) -> 
     if args.report and by_step is not None:
         summary["lineage_by_step"] = by_step
         _say(args, report.lineage_table(summary["run_id"], by_step))
-    _say(args, ("dry run, nothing kept: " if args.dry_run else "") + report.summary_line(summary))
+    see_rejects = None if args.dry_run else \
+        shell_query(args, f"select * from open_dead_letters where feed = '{summary['feed']}'")
+    _say(args, ("dry run, nothing kept: " if args.dry_run else "") + report.summary_line(summary, see_rejects))
     if summary["late_skipped"] and inputs is not None:
         _say(args, report.late_line(summary, run.plan.feed, _again_with_lookback(args, run, inputs, summary)))
     if summary["unused_columns"]:

@@ -9,6 +9,9 @@ left alone.
 from __future__ import annotations
 
 import re
+import shlex
+import sys
+from pathlib import Path
 
 from .errors import Busy, DatabaseUnusable, Refused
 
@@ -37,8 +40,9 @@ class PostgresEngine:
         try:
             import psycopg
         except ImportError:
+            requirements = Path(__file__).resolve().parent.parent / "requirements-postgres.txt"
             raise Refused("--db is a PostgreSQL URL but psycopg is not installed: "
-                          "pip install -r requirements-postgres.txt") from None
+                          + shlex.join([sys.executable, "-m", "pip", "install", "-r", str(requirements)])) from None
         self.Error = psycopg.Error
         self.display = hide_password(url)
         try:

@@ -10,13 +10,14 @@ from decimal import Decimal
 from .errors import OutputFailed
 
 
-def summary_line(s: dict) -> str:
+def summary_line(s: dict, see_rejects: str | None = None) -> str:
+    """see_rejects: a command that shows the run's rejects (none for a dry run: it kept none)."""
     parts = [f"{s['loaded']} loaded ({s['inserted']} new, {s['updated']} updated)",
              f"{s['skipped']} skipped by the watermark", f"{s['stale']} stale",
              f"{s['superseded']} superseded", f"{s['rejected']} rejected"]
     line = f"run {s['run_id']} ({s['feed']}): {s['input_records']} records: " + ", ".join(parts)
-    if s["rejected"]:
-        line += f" (see: select * from open_dead_letters where feed = '{s['feed']}')"
+    if s["rejected"] and see_rejects:
+        line += f" (see them: {see_rejects})"
     return line + f"; watermark {s['watermark'] or 'not set yet (nothing loaded)'}"
 
 
@@ -126,16 +127,16 @@ def late_line(s: dict, feed, command: str) -> str:
 
 
 def prune_line(r: dict, vacuum_command: str | None) -> str:
-    whose = f"of the feed {r['feed']}" if r["feed"] else "of any feed"
+    whose = f"of the feed {r['feed']}" if r["feed"] else "of every feed"
     if not r["runs_pruned"]:
-        return f"no run {whose} that started before {r['pruned_before']} has lineage left to prune"
+        return f"nothing to prune: no run {whose[3:]} that started before {r['pruned_before']} has lineage left"
     runs = f"run {r['first_run_id']}" if r["runs_pruned"] == 1 else \
         f"{r['runs_pruned']} runs ({r['first_run_id']} to {r['last_run_id']})"
-    line = (("dry run, nothing kept: would prune" if r["dry_run"] else "pruned")
-            + f" the lineage of {runs} {whose} that started before {r['pruned_before']}: "
-            f"{r['lineage_entries_removed']} lineage entries and {r['dead_letters_removed']} resolved dead letters "
-            f"{'would go' if r['dry_run'] else 'removed'}; the database {'would stay' if r['dry_run'] else 'is'} "
-            f"{_size(r['bytes_after'])}")
+    dry = r["dry_run"]
+    line = (f"{'dry run, nothing kept: would prune' if dry else 'pruned'} the lineage of runs that started "
+            f"before {r['pruned_before']}, {whose}: {runs}; {r['lineage_entries_removed']} lineage entries and "
+            f"{r['dead_letters_removed']} resolved dead letters {'would go' if dry else 'removed'}; "
+            f"the database {'would stay' if dry else 'is'} {_size(r['bytes_after'])}")
     if r["vacuumed"]:
         return line + f" (was {_size(r['bytes_before'])}: vacuumed)"
     if r["reusable_bytes_after"]:

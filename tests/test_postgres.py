@@ -1,6 +1,7 @@
 """What is particular to PostgreSQL: the same results as SQLite, and credentials kept out of sight."""
 
 import os
+import shlex
 import subprocess
 import sys
 
@@ -66,7 +67,8 @@ def test_a_missing_driver_is_a_clear_message(pg, tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "runner.py"), str(SAMPLE), "--db", pg.db],
                           capture_output=True, text=True, env=env)
     assert done.returncode == 2
-    assert "pip install -r requirements-postgres.txt" in done.stderr
+    assert shlex.join([sys.executable, "-m", "pip", "install", "-r", str(ROOT / "requirements-postgres.txt")]) \
+        in done.stderr
 
 
 def test_database_url_supplies_the_default_database(pg):
