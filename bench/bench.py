@@ -231,7 +231,8 @@ def bench_prune(tmp: Path, history: dict, age: str, seed: int) -> dict:
     batch.unlink()
     steps["next batch"] = {"seconds": seconds, "peak_mib": peak, "db_bytes": database_bytes(db)}
     seconds, peak, out = run(prune + ["--vacuum"])  # the same clock: it prunes nothing more
-    steps["--vacuum"] = {"seconds": seconds, "peak_mib": peak, "result": json.loads(out), "db_bytes": database_bytes(db)}
+    steps["--vacuum"] = {"seconds": seconds, "peak_mib": peak, "result": json.loads(out),
+                         "db_bytes": database_bytes(db)}
     return {"age": age, "before_mib": history["batches"][-1]["db_mib"], "steps": steps}
 
 

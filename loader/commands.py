@@ -15,6 +15,7 @@ from .engines import engine_name, open_database
 from .errors import LateRecords, Refused
 from .feed import is_path
 from .inputs import Inputs
+from .openlineage import Reporter
 from .plan import Plan
 from .postgres_db import hide_password
 from .progress import BarProgress, Progress
@@ -34,7 +35,7 @@ def load(args, outcome: Outcome) -> None:
     plan, now = _plan_and_clock(args)
     inputs = Inputs.open(args.inputs, args.format)
     db = open_database(args.db, args.lock_timeout)
-    run = _run(args, db, plan, now, args.lookback_seconds)
+    run = _run(args, db, plan, now, args.lookback_seconds, reported=not args.dry_run)
     summary = run.load(inputs, dry_run=args.dry_run)
     outcome.committed = not args.dry_run
     _report_run(args, run, summary, inputs)
@@ -47,7 +48,8 @@ def load(args, outcome: Outcome) -> None:
 
 def replay_dead_letters(args, outcome: Outcome) -> None:
     plan, now = _plan_and_clock(args)
-    run = _run(args, open_database(args.db, args.lock_timeout, must_exist=True), plan, now)
+    run = _run(args, open_database(args.db, args.lock_timeout, must_exist=True), plan, now,
+               reported=not args.dry_run)
     summary = run.replay_dead_letters(dry_run=args.dry_run)
     if summary is None:
         _say(args, f"no open dead letters for the feed {plan.feed.name}: nothing to replay")
@@ -137,9 +139,12 @@ def trace_key(values: list[str], feed) -> str:
     return key_text(*values)
 
 
-def _run(args, db, plan: Plan, now: str, lookback_seconds: int = 0) -> Run:
+def _run(args, db, plan: Plan, now: str, lookback_seconds: int = 0, reported: bool = False) -> Run:
+    """reported: a load or replay that keeps what it does, reported to OpenLineage if the
+    environment asks for it."""
+    reporter = Reporter.from_environment(lambda line: _say(args, line)) if reported else None
     return Run(db, plan, now, lookback_seconds, _progress(args), runner_options=runner_options(args, plan),
-               command_note=command_note(args), notify=lambda message: _say(args, message))
+               command_note=command_note(args), notify=lambda message: _say(args, message), reporter=reporter)
 
 
 def _again_with_lookback(args, run: Run, inputs: Inputs, summary: dict) -> str:

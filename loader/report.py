@@ -89,7 +89,8 @@ def trace_text(result: dict) -> str:
                      f"{pruned['last_started_at']}, was pruned on {pruned['pruned_at']}: what they did "
                      "with this key is not shown)")
     if not result["history"]:
-        lines.append(f"never seen in any run of the feed {result['feed']}" + (" whose lineage is kept" if pruned else ""))
+        kept = " whose lineage is kept" if pruned else ""
+        lines.append(f"never seen in any run of the feed {result['feed']}{kept}")
         return "\n".join(lines)
     columns = ("run_id", "run_started_at", "step", "source", "line_no", "event_ts", "detail")
     lines.append(_table(columns, [[_cell(h.get(c), keep_end=c == "source") for c in columns]

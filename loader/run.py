@@ -29,10 +29,11 @@ RUNNER = shlex.join([sys.executable, str(Path(__file__).resolve().parent.parent 
 
 class Run:
     def __init__(self, db, plan: Plan, now: str, lookback_seconds: int = 0, progress: Progress | None = None,
-                 runner_options: str = "", command_note: str = "", notify=lambda message: None):
+                 runner_options: str = "", command_note: str = "", notify=lambda message: None, reporter=None):
         """runner_options: '--db … --feed …' for messages that suggest a command, which starts
         with RUNNER: this interpreter and this runner.py, so it works from any directory;
-        command_note follows such a command to say what it leaves out (a masked password)."""
+        command_note follows such a command to say what it leaves out (a masked password).
+        reporter: an openlineage.Reporter, told of each point of the run's life, or None."""
         self.db = db
         self.plan = plan
         self.progress = progress or Progress()
@@ -41,11 +42,13 @@ class Run:
                        "lookback_seconds": lookback_seconds, "kind": "load", "format": None,
                        "header": None, "host": socket.gethostname(), "pid": db.pid, "error": None,
                        "key": None, "only_feed": None, "schema_version": None, "description": None,
-                       "prune_before": None,
+                       "prune_before": None, "openlineage_run_id": None,
                        "runner": RUNNER, "runner_options": runner_options, "command_note": command_note,
                        **plan.feed.params}
         self.timings: dict[str, float] = {}  # stage file -> seconds, for the summary
         self.unused_columns: list[str] = []  # input columns the feed does not read
+        self.input_files: list[str] = []  # the files a load reads, in order
+        self.reporter = reporter
         self.dry_run = False
 
     # -- the commands ---------------------------------------------------------
@@ -53,6 +56,7 @@ class Run:
     def load(self, inputs: Inputs, dry_run: bool = False) -> dict:
         """Run every stage on the inputs; returns the summary. A failure is recorded, then raised."""
         self.params.update(source=inputs.source, format=inputs.format, header=",".join(inputs.header))
+        self.input_files = [source for source, _ in inputs.files]
         if dry_run:
             return self._dry_run(lambda: inputs)
         self._open()
@@ -166,9 +170,16 @@ class Run:
     # -- the transactions -----------------------------------------------------
 
     def _open(self) -> None:
+        if self.reporter:
+            self.params["openlineage_run_id"] = self.reporter.new_run_id()
         with self._transaction():
             self._prepare_schema()
             self.params["run_id"] = self._execute_all(self.plan.hooks["open"])[0][0]
+            killed = self.query("interrupted_runs") if self.reporter else []
+        if self.reporter:
+            for run in killed:
+                self.reporter.interrupted(self, run)
+            self.reporter.started(self)
 
     def _prepare_schema(self, with_target: bool = True) -> None:
         """Holding the run lock: create the schema, or upgrade an earlier release's in place
@@ -214,9 +225,14 @@ class Run:
             with self._timed("commit"):
                 self.db.cursor.execute("commit")
         except BaseException as exc:
-            self._record_failure(exc)
+            error = self._record_failure(exc)
+            if self.reporter:
+                self.reporter.failed(self, exc, error)
             raise
-        return self._summary()
+        summary = self._summary()
+        if self.reporter:
+            self.reporter.completed(self, summary)
+        return summary
 
     def _dry_run(self, read_inputs) -> dict:
         """Everything in one transaction, then rolled back: nothing is kept, not even the run."""
@@ -345,7 +361,8 @@ class Run:
         except self.db.Error:
             pass
 
-    def _record_failure(self, exc: BaseException) -> None:
+    def _record_failure(self, exc: BaseException) -> str:
+        """Roll back, and put the run's error on record; returns it."""
         self._rollback()
         if isinstance(exc, KeyboardInterrupt):
             error = "interrupted by the user (Ctrl-C); nothing was kept"
@@ -359,3 +376,4 @@ class Run:
             self.db.cursor.execute("commit")
         except (self.db.Error, LoaderError):
             self._rollback()  # the database itself is the problem: the message still reaches the user
+        return error

@@ -145,7 +145,8 @@ create table if not exists run_log (
     feed             text not null default 'events',
     late_skipped     integer,              -- skipped, yet a run whose lookback reached them would have
     oldest_late      text,                 --   loaded them (late data); the oldest one's timestamp
-    pruned_at        text                  -- when --prune-history removed its lineage (its counts stay)
+    pruned_at        text,                 -- when --prune-history removed its lineage (its counts stay)
+    openlineage_run_id text                -- the run id of its OpenLineage events, if it was reported
 );
 
 -- The run's constants, filled by stage 03 in each engine's dialect.

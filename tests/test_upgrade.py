@@ -1,7 +1,7 @@
 """Databases written by earlier releases (c024a08: schema version 1, before feeds; ab383c7:
-version 2, feeds, lineage one row per entry; 127302b: version 4, lean lineage and late data) are upgraded in place by the next load, in one
-transaction, their history intact; reading commands and dry runs never upgrade them. The
-fixtures: tests/fixtures/release_*/."""
+version 2, feeds, lineage one row per entry; 127302b: version 4, lean lineage and late data)
+are upgraded in place by the next load, in one transaction, their history intact; reading
+commands and dry runs never upgrade them. The fixtures: tests/fixtures/release_*/."""
 
 import hashlib
 import json
@@ -17,10 +17,11 @@ from conftest import ORDERS_SAMPLE, ROOT, SAMPLE
 
 # each release's fixtures, and the schema version its databases have
 RELEASES = {"c024a08": 1, "ab383c7": 2, "127302b": 4}
-CURRENT = 5  # this release's schema version
-UPGRADES = {1: "002_feeds.sql, 003_lean_lineage.sql, 004_late_data.sql, 005_prunable_history.sql",
-            2: "003_lean_lineage.sql, 004_late_data.sql, 005_prunable_history.sql",
-            4: "005_prunable_history.sql"}
+CURRENT = 6  # this release's schema version
+UPGRADES = {1: "002_feeds.sql, 003_lean_lineage.sql, 004_late_data.sql, 005_prunable_history.sql, "
+                "006_openlineage.sql",
+            2: "003_lean_lineage.sql, 004_late_data.sql, 005_prunable_history.sql, 006_openlineage.sql",
+            4: "005_prunable_history.sql, 006_openlineage.sql"}
 # what release c024a08's tables had (and ab383c7's, among others): the upgrade must keep
 # every row of them as it was; lineage is read through the view that replaced the table
 V1_COLUMNS = {
@@ -159,11 +160,11 @@ def test_reading_commands_and_dry_runs_do_not_upgrade(old):
 def test_an_upgrade_that_fails_changes_nothing(old):
     before = v1_rows(old)
     sql = old.copy_sql()
-    upgrade = sql / "upgrade" / "005_prunable_history.sql"  # the last step, after the others ran
+    upgrade = sql / "upgrade" / "006_openlineage.sql"  # the last step, after the others ran
     upgrade.write_text(upgrade.read_text() + "\nalter table no_such_table add column x text;\n")
     result = old.run(SAMPLE)
     assert result.code == 1
-    assert "upgrade/005_prunable_history.sql:" in result.stderr and "no_such_table" in result.stderr
+    assert "upgrade/006_openlineage.sql:" in result.stderr and "no_such_table" in result.stderr
     assert schema_version(old) == recorded_version(old) and v1_rows(old) == before
     old.sql_dir = ROOT / "sql"
     assert old.run(SAMPLE).code == 0 and schema_version(old) == CURRENT

@@ -6,17 +6,26 @@
 -- A live run is therefore either waiting for the lock or idle between its two
 -- transactions. A session in any other state is a killed runner's backend that
 -- the server is still tearing down (it may linger a moment after its rollback).
-update run_log
-   set status = 'interrupted',
-       finished_at = :now,
-       error = 'the runner stopped before finishing (killed or crashed); nothing it did was kept'
+-- (kept in interrupted_now: run/interrupted_runs.sql reads which runs this
+-- one found dead, to report them to OpenLineage)
+drop table if exists interrupted_now;
+create temp table interrupted_now as
+select run_id
+  from run_log
  where status = 'running'
    and not exists (select 1 from pg_stat_activity as session
                     where session.pid = run_log.pid
                       and (session.state = 'idle' or session.wait_event_type = 'Lock'));
 
-insert into run_log (run_id, feed, kind, status, started_at, source, format, header, lookback_seconds, host, pid)
+update run_log
+   set status = 'interrupted',
+       finished_at = :now,
+       error = 'the runner stopped before finishing (killed or crashed); nothing it did was kept'
+ where run_id in (select run_id from interrupted_now);
+
+insert into run_log (run_id, feed, kind, status, started_at, source, format, header, lookback_seconds, host, pid,
+                     openlineage_run_id)
 select coalesce(max(run_id), 0) + 1, :feed, :kind, 'running', :now, :source, :format, :header, :lookback_seconds,
-       :host, :pid
+       :host, :pid, :openlineage_run_id
   from run_log
 returning run_id;

@@ -5,18 +5,27 @@
 
 -- A run still marked 'running' whose process is gone was killed: its load
 -- transaction was rolled back by the database, so only the label is wrong.
-update run_log
-   set status = 'interrupted',
-       finished_at = :now,
-       error = 'the runner stopped before finishing (killed or crashed); nothing it did was kept'
+-- (kept in interrupted_now: run/interrupted_runs.sql reads which runs this
+-- one found dead, to report them to OpenLineage)
+drop table if exists interrupted_now;
+create temp table interrupted_now as
+select run_id
+  from run_log
  where status = 'running'
    and host = :host
    and not process_is_alive(pid);
 
+update run_log
+   set status = 'interrupted',
+       finished_at = :now,
+       error = 'the runner stopped before finishing (killed or crashed); nothing it did was kept'
+ where run_id in (select run_id from interrupted_now);
+
 -- Ids are numbered here rather than by an engine's auto-increment: the
 -- opening transaction holds the run lock, so max + 1 cannot collide.
-insert into run_log (run_id, feed, kind, status, started_at, source, format, header, lookback_seconds, host, pid)
+insert into run_log (run_id, feed, kind, status, started_at, source, format, header, lookback_seconds, host, pid,
+                     openlineage_run_id)
 select coalesce(max(run_id), 0) + 1, :feed, :kind, 'running', :now, :source, :format, :header, :lookback_seconds,
-       :host, :pid
+       :host, :pid, :openlineage_run_id
   from run_log
 returning run_id;
