@@ -99,6 +99,14 @@ def parse_args(argv):
         parser.error(f"--{chosen[0].replace('_', '-')} takes no input files")
     if args.vacuum and args.command != "prune_history":
         parser.error("--vacuum goes with --prune-history")
+    if args.vacuum and args.dry_run:
+        parser.error("--vacuum does not go with --dry-run: a dry run changes nothing")
+    if args.command == "prune_history":
+        load_only = [flag for flag, given in (("--lookback", args.lookback != "0"), ("--format", args.format),
+                                              ("--fail-on-late", args.fail_on_late), ("--report", args.report))
+                     if given]
+        if load_only:
+            parser.error(f"{load_only[0]} applies to loads, not to --prune-history")
     if not chosen and not args.inputs:
         parser.error("give an input file (e.g. data/sample_input.txt), or one of the other commands")
     if args.dry_run and args.command in ("repair_watermark", "trace", "runs", "upgrade"):

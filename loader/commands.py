@@ -13,7 +13,7 @@ from pathlib import Path
 from . import report
 from .engines import engine_name, open_database
 from .errors import LateRecords, Refused
-from .feed import is_path
+from .feed import DEFAULT_FEED, is_path
 from .inputs import Inputs
 from .openlineage import Reporter
 from .plan import Plan
@@ -79,16 +79,14 @@ def upgrade(args, outcome: Outcome) -> None:
 
 
 def prune_history(args, outcome: Outcome) -> None:
-    # every feed's history, unless --feed names one (by name: no definition needed)
-    by_path = bool(args.feed and is_path(args.feed))
-    plan = Plan.read(Path(args.sql_dir), engine_name(args.db), args.feed if by_path else None)
+    plan, only_feed = _plan_for_feeds(args)
     now = run_clock(args.now)
     run = _run(args, open_database(args.db, args.lock_timeout, must_exist=True), plan, now)
     before = (datetime.fromisoformat(now) - timedelta(seconds=args.prune_seconds)).isoformat(timespec="seconds")
-    result = run.prune_history(before, plan.feed.name if by_path else args.feed, args.dry_run, args.vacuum)
+    result = run.prune_history(before, only_feed, args.dry_run, args.vacuum)
     outcome.committed = not args.dry_run
     vacuum = None if args.vacuum or args.dry_run else suggest(
-        args, ["--prune-history", args.prune_history, "--vacuum"], feed=plan if args.feed else None, now=True)
+        args, ["--prune-history", args.prune_history, "--vacuum"], with_feed=False, now=True)
     _say(args, report.prune_line(result, vacuum))
     print(json.dumps(result, indent=2, default=report.json_value))
     if args.output:
@@ -113,15 +111,35 @@ def trace(args, outcome: Outcome) -> None:
 
 
 def runs(args, outcome: Outcome) -> None:
-    # every feed's runs, unless --feed names one: by name (no definition needed) or by a definition's path
-    by_path = bool(args.feed and is_path(args.feed))
-    plan = Plan.read(Path(args.sql_dir), engine_name(args.db), args.feed if by_path else None)
+    plan, only_feed = _plan_for_feeds(args)
     run = _run(args, open_database(args.db, args.lock_timeout, must_exist=True), plan, run_clock(args.now))
     run.check_readable("--runs")
-    history = run.read_only_query("history", only_feed=plan.feed.name if by_path else args.feed)
+    history = run.read_only_query("history", only_feed=only_feed)
     print(report.runs_table(history))
     if args.output:
         report.write_json(args.output, {"runs": history})
+
+
+def _plan_for_feeds(args) -> tuple[Plan, str | None]:
+    """For the commands over every feed, or the one --feed names (--runs, --prune-history):
+    the plan, and the feed to keep to (None: every feed). A feed named by name needs no
+    definition at hand (its runs are on record by name): the plan is then any feed's."""
+    sql_dir, engine = Path(args.sql_dir), engine_name(args.db)
+    if args.feed and is_path(args.feed):
+        plan = Plan.read(sql_dir, engine, args.feed)
+        return plan, plan.feed.name
+    try:
+        return Plan.read(sql_dir, engine, args.feed), args.feed
+    except Refused:
+        if not args.feed:
+            raise
+        others = sorted(p for p in (sql_dir / "feeds").glob("*.sql") if p.name.count(".") == 1)
+        for name in [DEFAULT_FEED] + [p.stem for p in others]:
+            try:
+                return Plan.read(sql_dir, engine, name), args.feed
+            except Refused:
+                continue
+        raise
 
 
 def trace_key(values: list[str], feed) -> str:
@@ -143,7 +161,7 @@ def _run(args, db, plan: Plan, now: str, lookback_seconds: int = 0, reported: bo
     """reported: a load or replay that keeps what it does, reported to OpenLineage if the
     environment asks for it."""
     reporter = Reporter.from_environment(lambda line: _say(args, line)) if reported else None
-    return Run(db, plan, now, lookback_seconds, _progress(args), runner_options=runner_options(args, plan),
+    return Run(db, plan, now, lookback_seconds, _progress(args), runner_options=runner_options(args),
                command_note=command_note(args), notify=lambda message: _say(args, message), reporter=reporter)
 
 
@@ -153,26 +171,29 @@ def _again_with_lookback(args, run: Run, inputs: Inputs, summary: dict) -> str:
     days = max(1, math.ceil(behind.total_seconds() / 86400))
     files = [name if name == "-" else str(Path(name).resolve()) for name in args.inputs]
     options = ["--format", args.format] if args.format else []
-    return suggest(args, files + options + ["--lookback", f"{days}d"], feed=run.plan, now=True)
+    return suggest(args, files + options + ["--lookback", f"{days}d"], now=True)
 
 
-def suggest(args, command: list[str], feed: Plan | None, now: bool = False) -> str:
+def suggest(args, command: list[str], with_feed: bool = True, now: bool = False) -> str:
     """A command for a message to suggest, complete: the interpreter that runs this one, this
-    runner.py, the command, and the options that point it at the same database (and feed);
+    runner.py, the command, and the options that point it at the same database and feed;
     with now, the clock this run pinned, if it pinned one."""
-    options = shlex.join(command) + " " + runner_options(args, feed)
+    options = shlex.join(command) + " " + runner_options(args, with_feed)
     if now and args.now:
         options += " " + shlex.join(["--now", args.now])
     return f"{RUNNER} {options}{command_note(args)}"
 
 
-def runner_options(args, plan: Plan | None) -> str:
-    """The options that point another command at the same database, rules and (unless plan is
-    None) feed, for messages that suggest one (e.g. --repair-watermark after a corrupted
-    watermark). Absolute paths: the message may be read (in run_log) from another directory."""
+def runner_options(args, with_feed: bool = True) -> str:
+    """The options that point another command at the same database, rules and feed, for
+    messages that suggest one (e.g. --repair-watermark after a corrupted watermark): --feed
+    as the user gave it, or (with_feed) the default feed's name, which the command would
+    otherwise assume. Absolute paths: the message may be read (in run_log) from elsewhere."""
     options = []
-    if plan is not None:
-        options += ["--feed", str(plan.feed.path) if args.feed and is_path(args.feed) else plan.feed.name]
+    if args.feed:
+        options += ["--feed", str(Path(args.feed).resolve()) if is_path(args.feed) else args.feed]
+    elif with_feed:
+        options += ["--feed", DEFAULT_FEED]
     if Path(args.sql_dir).resolve() != DEFAULT_SQL_DIR:
         options += ["--sql-dir", str(Path(args.sql_dir).resolve())]
     return " ".join(["--db", _db_option(args), *map(shlex.quote, options)])

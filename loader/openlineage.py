@@ -46,7 +46,11 @@ def configured_by() -> str | None:
     transport = sorted(k for k in os.environ if k.startswith("OPENLINEAGE__TRANSPORT__"))
     if transport:
         return transport[0]
-    for path in (Path.cwd() / "openlineage.yml", Path.home() / ".openlineage" / "openlineage.yml"):
+    try:
+        places = (Path.cwd() / "openlineage.yml", Path.home() / ".openlineage" / "openlineage.yml")
+    except (OSError, RuntimeError):  # no working directory, or no home to look in
+        return None
+    for path in places:
         if path.is_file():
             return str(path)
     return None

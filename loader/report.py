@@ -85,9 +85,12 @@ def trace_text(result: dict) -> str:
                      "names another table")
     pruned = result.get("pruned")
     if pruned:
-        lines.append(f"(the lineage of the feed's runs up to run {pruned['last_run_id']}, which started "
-                     f"{pruned['last_started_at']}, was pruned on {pruned['pruned_at']}: what they did "
-                     "with this key is not shown)")
+        runs = "1 of the feed's runs" if pruned["runs_pruned"] == 1 else \
+            f"{pruned['runs_pruned']} of the feed's runs, the latest started {pruned['last_started_at']},"
+        if pruned["runs_pruned"] == 1:
+            runs += f" (run {pruned['last_run_id']}, started {pruned['last_started_at']})"
+        lines.append(f"(the lineage of {runs} was pruned on {pruned['pruned_at']}: what they did with this "
+                     "key is not shown)")
     if not result["history"]:
         kept = " whose lineage is kept" if pruned else ""
         lines.append(f"never seen in any run of the feed {result['feed']}{kept}")
@@ -128,23 +131,32 @@ def late_line(s: dict, feed, command: str) -> str:
 
 
 def prune_line(r: dict, vacuum_command: str | None) -> str:
-    whose = f"of the feed {r['feed']}" if r["feed"] else "of every feed"
-    if not r["runs_pruned"]:
-        return f"nothing to prune: no run {whose[3:]} that started before {r['pruned_before']} has lineage left"
-    runs = f"run {r['first_run_id']}" if r["runs_pruned"] == 1 else \
-        f"{r['runs_pruned']} runs ({r['first_run_id']} to {r['last_run_id']})"
-    dry = r["dry_run"]
-    line = (f"{'dry run, nothing kept: would prune' if dry else 'pruned'} the lineage of runs that started "
-            f"before {r['pruned_before']}, {whose}: {runs}; {r['lineage_entries_removed']} lineage entries and "
-            f"{r['dead_letters_removed']} resolved dead letters {'would go' if dry else 'removed'}; "
-            f"the database {'would stay' if dry else 'is'} {_size(r['bytes_after'])}")
+    whose = f"of the feed {r['feed']}" if r["feed"] else "of any feed"
+    if not r["runs_on_record"]:
+        line = f"nothing to prune: no run {whose} is on record"
+    elif not r["runs_pruned"]:
+        line = f"nothing to prune: no run {whose} that started before {r['pruned_before']} has lineage left"
+    else:
+        runs = f"run {r['first_run_id']}" if r["runs_pruned"] == 1 else \
+            f"{r['runs_pruned']} runs ({r['first_run_id']} to {r['last_run_id']})"
+        dry = r["dry_run"]
+        line = (f"{'dry run, nothing kept: would prune' if dry else 'pruned'} the lineage of runs {whose} that "
+                f"started before {r['pruned_before']}: {runs}; {_count(r['lineage_entries_removed'], 'lineage entry')} "
+                f"and {_count(r['dead_letters_removed'], 'resolved dead letter')} "
+                f"{'would go' if dry else 'removed'}")
     if r["vacuumed"]:
-        return line + f" (was {_size(r['bytes_before'])}: vacuumed)"
+        return line + f"; vacuumed: the database is {_size(r['bytes_after'])} (was {_size(r['bytes_before'])})"
+    line += f"; the database {'would stay' if r['dry_run'] else 'is'} {_size(r['bytes_after'])}"
     if r["reusable_bytes_after"]:
         line += f", {_size(r['reusable_bytes_after'])} of it free for new runs"
-    if vacuum_command:
+    if vacuum_command and r["runs_pruned"]:
         line += f". To give the space back to the file system: {vacuum_command}"
     return line
+
+
+def _count(n: int, thing: str) -> str:
+    plural = thing[:-1] + "ies" if thing.endswith("y") else thing + "s"
+    return f"{n} {thing if n == 1 else plural}"
 
 
 def _size(n: int) -> str:

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import landing
-from .errors import LoaderError, Refused, StageFailed
+from .errors import DatabaseUnusable, LoaderError, Refused, StageFailed
 from .inputs import Inputs
 from .plan import Plan, Step
 from .progress import Progress
@@ -94,6 +94,8 @@ class Run:
         file system (each outside any transaction, as the engines require)."""
         self.params.update(prune_before=prune_before, only_feed=only_feed)
         self.dry_run = dry_run
+        if self._schema_version() is None:  # e.g. a mistyped --db: nothing to prune, nothing to create
+            raise DatabaseUnusable(f"{self.db.display} holds no run history (check --db): no run has used it")
         self._begin()
         try:
             with self._timed("prune"):

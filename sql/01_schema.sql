@@ -46,6 +46,13 @@ create table if not exists dead_letter (
     feed            text not null default 'events'
 );
 create index if not exists dead_letter_by_position on dead_letter (source, line_no);
+
+-- The highest id a table whose rows --prune-history deletes has given (today:
+-- dead_letter), so that new ids follow it and no id is ever given twice.
+create table if not exists id_high_water (
+    name   text primary key,
+    value  integer not null
+);
 create index if not exists dead_letter_by_run on dead_letter (run_id);
 
 -- Lineage: one entry per record per step it went through in a run (staged,

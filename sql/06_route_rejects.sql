@@ -33,9 +33,13 @@ update dead_letter
    and dead_letter.feed = :feed
    and dead_letter.raw = (select _raw from landing where landing._record_no = b._record_no);
 
--- ids: after the largest so far, in input order (gaps are harmless)
+-- ids: after the largest so far (a pruned one's too: id_high_water), in input
+-- order (gaps are harmless)
 insert into dead_letter (dead_letter_id, feed, run_id, source, line_no, raw, reason)
-select (select coalesce(max(dead_letter_id), 0) from dead_letter) + b._record_no,
+select (select coalesce(max(id), 0)
+          from (select max(dead_letter_id) as id from dead_letter
+                union all
+                select value from id_high_water where name = 'dead_letter') as ids) + b._record_no,
        :feed, :run_id, b._source, b._line_no, landing._raw, b._reason
   from run_batch b
   join landing on landing._record_no = b._record_no

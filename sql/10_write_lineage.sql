@@ -15,9 +15,12 @@ select :run_id, :feed, base.id, base.id + 2 * coalesce((select max(_record_no) f
        || case when :lookback_seconds > 0 then ' (the watermark ' || :watermark || ' minus the lookback)'
                else ' (the watermark)' end
   from run_context,
-       -- after every id so far (once a run is here, its ids are above those of lineage_before_v3)
-       (select coalesce((select max(last_lineage_id) from lineage_run),
-                        (select max(lineage_id) from lineage_before_v3), 0) as id) as base;
+       -- after every id so far: the runs' ranges, and the entries written before schema version 3
+       -- (a prune gives a pruned one of those runs its range in lineage_run, not the others)
+       (select coalesce(max(id), 0) as id
+          from (select max(last_lineage_id) as id from lineage_run
+                union all
+                select max(lineage_id) from lineage_before_v3) as ids) as base;
 
 -- each file once, numbered in input order
 drop table if exists run_source;

@@ -4,6 +4,7 @@ pruned runs say so. One transaction under the run lock. On both engines."""
 
 import json
 import shlex
+import sqlite3
 import signal
 import subprocess
 import sys
@@ -68,7 +69,8 @@ def test_old_runs_lose_their_lineage_and_nothing_else(loader):
     assert after == before and len(after["open"]) == 1
     assert loader.rows("select run_id, pruned_at from run_log order by 1") == [
         (1, "2025-03-20T00:00:00"), (2, "2025-03-20T00:00:00"), (3, None)]
-    assert "of every feed: 2 runs (1 to 2)" in stderr
+    assert "pruned the lineage of runs of any feed that started before 2025-02-28T00:00:00: 2 runs (1 to 2)" \
+        in stderr
     # the next run's lineage ids follow every id ever given, and it is accounted for as always
     loader.load("evt-5,2025-03-18T00:00:00,u,5", now="2025-03-21T00:00:00")
     assert loader.rows("select min(lineage_id) from lineage where run_id = 4")[0][0] > highest_id
@@ -113,8 +115,8 @@ def test_trace_and_runs_say_the_history_was_pruned(loader):
 
     trace = loader.run("--trace", "evt-1", "--output", loader.tmp / "trace.json")
     assert trace.code == 0, trace.stderr
-    assert "runs up to run 2, which started 2025-02-16T00:00:00, was pruned on 2025-03-20T00:00:00" \
-        in trace.stdout
+    assert "the lineage of 2 of the feed's runs, the latest started 2025-02-16T00:00:00, was pruned on " \
+        "2025-03-20T00:00:00" in trace.stdout
     story = json.loads((loader.tmp / "trace.json").read_text())
     assert story["pruned"]["last_run_id"] == 2 and [h["run_id"] for h in story["history"]] == [3, 3]
     gone = loader.run("--trace", "evt-2")
@@ -215,6 +217,8 @@ def test_it_waits_for_the_run_lock(loader):
     (["--prune-history", "90d", str(SAMPLE)], "--prune-history takes no input files"),
     (["--vacuum"], "--vacuum goes with --prune-history"),
     (["--prune-history", "90d", "--runs"], "choose one of"),
+    (["--prune-history", "90d", "--vacuum", "--dry-run"], "--vacuum does not go with --dry-run"),
+    (["--prune-history", "90d", "--lookback", "2d"], "--lookback applies to loads"),
 ])
 def test_bad_arguments_are_refused(sqlite_loader, args, message):
     result = sqlite_loader.run(*args)
@@ -257,3 +261,55 @@ def test_the_next_load_does_the_same_after_a_prune(loader, tmp_path, request):
     rows = "select event_id, event_ts, user_id, amount, run_id, line_no from events order by 1"
     assert loader.rows(rows) == twin.rows(rows)  # (each file's path is its own)
     assert loader.table("watermark") == twin.table("watermark")
+
+
+def test_ids_are_never_given_twice_after_a_prune(loader):
+    """Lineage ids and dead letter ids follow the highest ever given, even when a prune removed
+    the rows that held it: of a database upgraded from schema version 2, pruned in part."""
+    old = written_by(loader, "ab383c7")
+    highest_id = old.rows("select max(lineage_id) from lineage")[0][0]
+    result, _ = prune(old, "1s", "--feed", "events", now="2025-02-01T00:00:03")  # runs 1 and 2 of 5
+    assert result["runs_pruned"] == 2
+    summary = old.load("evt-010,2025-01-16T00:00:00,user-6,3", "evt-011,2025-01-16T00:00:00,user-6,bad",
+                       now="2025-03-21T00:00:00")
+    assert old.rows("select min(lineage_id) from lineage where run_id = ?", summary["run_id"])[0][0] > highest_id
+    assert old.rows("select count(*), count(distinct lineage_id) from lineage")[0] == \
+        old.rows("select count(*), count(*) from lineage")[0]
+    # a resolved dead letter with the highest id, pruned: the next dead letter does not take its id
+    top = old.rows("select max(dead_letter_id) from dead_letter")[0][0]
+    old.rows("update dead_letter set status = 'resolved', resolved_by_run = ? where dead_letter_id = ?",
+             summary["run_id"], top)
+    prune(old, "0s", now="2025-03-22T00:00:00")
+    assert old.rows("select count(*) from dead_letter where dead_letter_id = ?", top) == [(0,)]
+    old.load("evt-012,2025-01-17T00:00:00,user-6,worse", now="2025-03-23T00:00:00")
+    assert old.rows("select max(dead_letter_id) from dead_letter")[0][0] > top
+
+
+def test_the_vacuum_command_names_the_feed_as_given(sqlite_loader, tmp_path):
+    """--feed by name: the suggested command prunes that feed, not the default one; and a feed
+    named by name needs no definition of the default feed at hand."""
+    loader = sqlite_loader
+    three_months(loader)
+    assert loader.run(ORDERS_SAMPLE, "--feed", "orders", now=JAN).code == 0
+    sql = loader.copy_sql()
+    (sql / "feeds" / "events.sql").unlink()  # (the orders feed's definition stays)
+    result = loader.run("--prune-history", "20d", "--feed", "orders", now="2025-03-20T00:00:00")
+    assert result.code == 0, result.stderr
+    command = result.stderr.split("To give the space back to the file system: ")[1].strip()
+    assert "--feed orders" in command and "--feed events" not in command
+    events_lineage = loader.rows("select count(*) from lineage where feed = 'events'")
+    done = subprocess.run(shlex.split(command), capture_output=True, text=True, cwd=ROOT.parent)
+    assert done.returncode == 0, done.stderr
+    assert loader.rows("select count(*) from lineage where feed = 'events'") == events_lineage
+    mistyped = loader.run("--prune-history", "20d", "--feed", "order", now="2025-03-20T00:00:00")
+    assert "nothing to prune: no run of the feed order is on record" in mistyped.stderr
+    assert loader.run("--runs", "--feed", "orders").code == 0
+
+
+def test_a_database_without_history_is_left_alone(sqlite_loader, tmp_path):
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("create table mine (x)").connection.commit()
+    sqlite_loader.db = other
+    result = sqlite_loader.run("--prune-history", "90d")
+    assert result.code == 3 and "holds no run history" in result.stderr
+    assert sqlite_loader.rows("select name from sqlite_master") == [("mine",)]

@@ -21,7 +21,9 @@ select run_id
 -- accepted record is two, staged and its outcome)
 drop table if exists prune_result;
 create temp table prune_result as
-select (select count(*) from pruned_run) as runs_pruned,
+select (select count(*) from run_log
+         where cast(:only_feed as text) is null or feed = cast(:only_feed as text)) as runs_on_record,
+       (select count(*) from pruned_run) as runs_pruned,
        (select min(run_id) from pruned_run) as first_run_id,
        (select max(run_id) from pruned_run) as last_run_id,
        (select 2 * count(*) from lineage_record where run_id in (select run_id from pruned_run))
@@ -45,6 +47,16 @@ delete from lineage_record where run_id in (select run_id from pruned_run);
 delete from lineage_rejected where run_id in (select run_id from pruned_run);
 delete from lineage_source where run_id in (select run_id from pruned_run);
 delete from lineage_before_v3 where run_id in (select run_id from pruned_run);
+-- Dead letters are numbered after the highest id (stage 06): remember it
+-- before the rows that hold it may go.
+insert into id_high_water (name, value)
+select 'dead_letter', max(dead_letter_id)
+  from dead_letter
+ where true  -- (SQLite: an upsert's SELECT needs a WHERE)
+having max(dead_letter_id) is not null
+on conflict (name) do update
+   set value = case when excluded.value > id_high_water.value then excluded.value else id_high_water.value end;
+
 delete from dead_letter where status = 'resolved' and resolved_by_run in (select run_id from pruned_run);
 
 update run_log
