@@ -85,10 +85,20 @@ class Reporter:
         set_producer(HOME)  # this loader produces the events and their facets
         try:
             client = OpenLineageClient()
+            asked_for = (client.config.transport or {}).get("type")
         except Exception as exc:  # e.g. an openlineage.yml it cannot parse
             warn(f"warning: OpenLineage is configured ({where}) but its client could not start: {exc}; "
                  "loading without it")
             return None
+        if getattr(client.transport, "kind", None) == "console":
+            if asked_for != "console":  # the client's fallback when it finds no transport: not asked for
+                warn(f"warning: OpenLineage is configured ({where}) but names no transport (e.g. "
+                     "OPENLINEAGE__TRANSPORT__TYPE); loading without it")
+                return None
+            # asked for: the console transport logs each event; on stderr, as stdout carries the summary
+            console = logging.getLogger("openlineage.client.transport.console")
+            console.addHandler(logging.StreamHandler(sys.stderr))
+            console.setLevel(logging.INFO)
         return cls(client, os.environ.get("OPENLINEAGE_NAMESPACE") or DEFAULT_NAMESPACE, warn)
 
     @staticmethod

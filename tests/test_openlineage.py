@@ -354,3 +354,16 @@ def test_postgres_namespace(host, port, expected):
 def pg(request, tmp_path):
     from conftest import make_loader
     return make_loader("postgresql", tmp_path, request)
+
+
+def test_the_console_transport_writes_to_stderr_and_no_transport_is_no_events(loader):
+    done = run(loader, SAMPLE, env={"OPENLINEAGE__TRANSPORT__TYPE": "console"})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["loaded"] == 5  # stdout is the summary, and only that
+    events = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    # configured, but with no transport the client would fall back to the console: not asked for
+    vague = run(loader, SAMPLE, env={"OPENLINEAGE__TRANSPORT__ENDPOINT": "api/v1/lineage"})
+    assert vague.returncode == 0
+    (line,) = [line for line in vague.stderr.splitlines() if "OpenLineage" in line]
+    assert "names no transport" in line and not [x for x in vague.stderr.splitlines() if x.startswith("{")]
