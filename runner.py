@@ -7,7 +7,7 @@
     python runner.py --prune-history 90d --db other.db
 
 The rules live in sql/NN_*.sql and a feed's shape in sql/feeds/NAME.sql; this file only parses arguments, hands them to
-loader/commands.py and turns what happened into an exit code (README.md).
+loader/commands.py and turns what happened into an exit code (docs/cli.md).
 """
 
 from __future__ import annotations

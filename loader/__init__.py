@@ -1,1 +1,1 @@
-"""An incremental loader whose rules live in numbered SQL files (see README.md)."""
+"""An incremental loader whose rules live in numbered SQL files (README.md, and docs/ for the reference)."""

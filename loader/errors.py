@@ -1,4 +1,4 @@
-"""The ways a run can end badly, each with its exit code (documented in README.md)."""
+"""The ways a run can end badly, each with its exit code (documented in docs/cli.md)."""
 
 
 class LoaderError(Exception):

@@ -1,7 +1,7 @@
 """Reads a feed definition: one SQL file that says everything about one feed's records.
 
 A definition is split into sections by marker lines (`-- section: NAME`), each run at
-its own place in a run (README, "Your own feed"). Its `declare` section is one select
+its own place in a run (docs/feeds.md). Its `declare` section is one select
 of constants, read here before the database is opened: the feed's name, its target,
 its key and timestamp columns and the input columns it reads. The runner binds them to
 every statement, so the numbered stages stay generic.
@@ -71,7 +71,7 @@ def find(option: str | None, sql_dir: Path) -> Path:
                       "the columns, key, target table and upsert that stages 01-09 used to name now live "
                       "in one feed definition (sql/feeds/events.sql), and the numbered stages are "
                       "generic. Copy the new sql/ and move your edits into a feed definition "
-                      "(README: \"Your own feed\")")
+                      "(docs/feeds.md)")
     if by_path:
         path = Path(option).resolve()
         if not path.is_file():

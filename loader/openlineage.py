@@ -15,11 +15,13 @@ import shlex
 import socket
 import sys
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 DEFAULT_NAMESPACE = "sql-incremental-loader"
-EMIT_SECONDS = 3.0  # the longest a load waits for one event to be sent
+EMIT_SECONDS = 3.0  # the longest a load waits for one event to be sent ...
+RUN_SECONDS = 5.0  # ... and for all its events together
 # Where the project lives: the producer of every event, and where the custom facet's schema is.
 HOME = "https://github.com/sql-incremental-loader/sql-incremental-loader"
 SUMMARY_FACET = "sqlIncrementalLoader_runSummary"
@@ -43,9 +45,10 @@ def configured_by() -> str | None:
     for name in ("OPENLINEAGE_URL", "OPENLINEAGE_CONFIG"):
         if os.environ.get(name):
             return name
-    transport = sorted(k for k in os.environ if k.startswith("OPENLINEAGE__TRANSPORT__"))
+    transport = sorted((k != "OPENLINEAGE__TRANSPORT__TYPE", k) for k in os.environ
+                       if k == "OPENLINEAGE__TRANSPORT" or k.startswith("OPENLINEAGE__TRANSPORT__"))
     if transport:
-        return transport[0]
+        return transport[0][1]
     try:
         places = (Path.cwd() / "openlineage.yml", Path.home() / ".openlineage" / "openlineage.yml")
     except (OSError, RuntimeError):  # no working directory, or no home to look in
@@ -65,11 +68,16 @@ class Reporter:
         self.warn = warn
         self.given_up = False  # after one event could not be sent, the rest of the run's are not tried
         self.names: tuple[str, str | None] | None = None  # the database's namespace and table prefix
+        self.waited = 0.0  # seconds spent waiting for events, against RUN_SECONDS
 
     @classmethod
     def from_environment(cls, warn) -> "Reporter | None":
         where = configured_by()
         if where is None:
+            return None
+        if where == "OPENLINEAGE_CONFIG" and not Path(os.environ["OPENLINEAGE_CONFIG"]).is_file():
+            warn(f"warning: OPENLINEAGE_CONFIG names {os.environ['OPENLINEAGE_CONFIG']}, which is not a "
+                 "readable file; loading without OpenLineage")
             return None
         try:
             from openlineage.client import OpenLineageClient
@@ -145,19 +153,27 @@ class Reporter:
         try:
             from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
             inputs, outputs, facets = build()
+            from openlineage.client.facet_v2 import job_type_job
+            kind = job_type_job.JobTypeJobFacet(processingType="BATCH", integration="SQL_INCREMENTAL_LOADER",
+                                                jobType="LOAD")
             event = RunEvent(eventType=RunState[event_type], eventTime=_now(),
                              run=Run(runId=run_id or run.params["openlineage_run_id"], facets=facets),
-                             job=Job(namespace=self.namespace, name=job or run.plan.feed.name),
+                             job=Job(namespace=self.namespace, name=job or run.plan.feed.name,
+                                     facets={"jobType": kind}),
                              inputs=inputs, outputs=outputs)
         except Exception as exc:  # e.g. the database went away: never at the run's expense
             self._give_up(f"the {event_type} event of {about} could not be built: {exc}")
             return
         outcome: list = []
         sender = threading.Thread(target=self._emit, args=(event, outcome), daemon=True)
+        allowed = min(EMIT_SECONDS, RUN_SECONDS - self.waited)
+        started = time.monotonic()
         sender.start()
-        sender.join(EMIT_SECONDS)
+        sender.join(max(allowed, 0.0))
+        self.waited += time.monotonic() - started
         if sender.is_alive():
-            self._give_up(f"the {event_type} event of {about} was not sent within {EMIT_SECONDS:g} s")
+            self._give_up(f"the {event_type} event of {about} was not sent within {allowed:.3g} s "
+                          "(the endpoint is down, slow or refusing; the client retries)")
         elif outcome:
             self._give_up(f"the {event_type} event of {about} was not sent: {outcome[0]}")
 
@@ -179,8 +195,9 @@ class Reporter:
         from openlineage.client.facet_v2 import input_statistics_input_dataset as stats
         from openlineage.client.facet_v2 import schema_dataset
         if run.params["kind"] == "replay":
-            facets = {"inputStatistics": stats.InputStatisticsInputDatasetFacet(
-                rowCount=summary["input_records"])} if summary else {}
+            facets = {"inputStatistics": stats.InputStatisticsInputDatasetFacet(rowCount=summary["input_records"]),
+                      "dataQualityAssertions": quality.DataQualityAssertionsDatasetFacet(
+                          assertions=self._assertions(run))} if summary else {}
             return [InputDataset(namespace=self._namespace(run), name=self._table(run, "dead_letter"),
                                  inputFacets=facets)]
         header = [name for name in (run.params["header"] or "").split(",") if name]
@@ -252,14 +269,16 @@ def database_names(db) -> tuple[str, str | None]:
 def postgres_namespace(host: str, port: int | str, this_host: str | None = None) -> str:
     if not host or host.startswith("/"):  # a Unix socket's directory: the server runs here
         host = this_host or socket.gethostname()
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
     return f"postgres://{host}:{port or 5432}"
 
 
 def _summary_facet(summary: dict):
     from openlineage.client.facet_v2 import RunFacet
     keys = ("run_id", "kind", "input_records", "staged", "rejected", "loaded", "late_loaded", "inserted",
-            "updated", "skipped", "late_skipped", "stale", "superseded", "dead_letters", "dead_letters_repeated",
-            "dead_letters_resolved", "lineage_entries", "watermark_before", "watermark")
+            "updated", "skipped", "late_skipped", "oldest_late", "stale", "superseded", "dead_letters",
+            "dead_letters_repeated", "dead_letters_resolved", "lineage_entries", "watermark_before", "watermark")
     # (the loader's own run id is loaderRunId: runId is OpenLineage's)
     facet = RunFacet().with_additional_properties(
         **{"loaderRunId" if k == "run_id" else _camel(k): summary.get(k) for k in keys})

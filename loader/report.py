@@ -119,7 +119,7 @@ def _table(columns, rows) -> str:
 def versions_in_records_line(feed) -> str:
     return (f"note: {feed.path} defines stored_versions in its records section, as definitions for the "
             "previous release did: it works, but a large batch loads faster with the view in a versions "
-            "section over run_batch (README: \"Your own feed\"; sql/feeds/events.sql shows it)")
+            "section over run_batch (docs/feeds.md; sql/feeds/events.sql shows it)")
 
 
 def late_line(s: dict, feed, command: str) -> str:

@@ -48,6 +48,7 @@ class Run:
         self.timings: dict[str, float] = {}  # stage file -> seconds, for the summary
         self.unused_columns: list[str] = []  # input columns the feed does not read
         self.input_files: list[str] = []  # the files a load reads, in order
+        self.killed: list[dict] = []  # runs the opening found killed, to report aborted
         self.reporter = reporter
         self.dry_run = False
 
@@ -177,11 +178,7 @@ class Run:
         with self._transaction():
             self._prepare_schema()
             self.params["run_id"] = self._execute_all(self.plan.hooks["open"])[0][0]
-            killed = self.query("interrupted_runs") if self.reporter else []
-        if self.reporter:
-            for run in killed:
-                self.reporter.interrupted(self, run)
-            self.reporter.started(self)
+            self.killed = self.query("interrupted_runs") if self.reporter else []
 
     def _prepare_schema(self, with_target: bool = True) -> None:
         """Holding the run lock: create the schema, or upgrade an earlier release's in place
@@ -222,6 +219,10 @@ class Run:
 
     def _load(self, read_inputs) -> dict:
         try:
+            if self.reporter:  # (in here: a stop while an event is sent is recorded like any other)
+                for run in self.killed:
+                    self.reporter.interrupted(self, run)
+                self.reporter.started(self)
             self._begin()
             self._run_stages(read_inputs())
             with self._timed("commit"):
@@ -233,7 +234,11 @@ class Run:
             raise
         summary = self._summary()
         if self.reporter:
-            self.reporter.completed(self, summary)
+            try:
+                self.reporter.completed(self, summary)
+            except (KeyboardInterrupt, SystemExit):  # the run is committed: say so, not "rolled back"
+                self.notify(f"warning: stopped while reporting run {summary['run_id']} to OpenLineage; "
+                            "the run was committed")
         return summary
 
     def _dry_run(self, read_inputs) -> dict:

@@ -30,7 +30,7 @@ select 'the input has no column' || case when (select count(*) from missing) > 1
        || ', which the feed ' || :feed || ' reads (' || :feed_definition || '); its header has '
        || coalesce((select names from header_list order by n desc limit 1), 'no columns')
        || '. Fix the header, or load the input with a feed made for its columns '
-       || '(--feed NAME; README: "Your own feed")'
+       || '(--feed NAME; docs/feeds.md)'
  where exists (select 1 from missing);
 
 insert into run_refusal (reason)

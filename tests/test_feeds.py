@@ -248,7 +248,7 @@ def test_a_copy_of_sql_made_before_feeds_gets_a_message_not_a_sql_error(sqlite_l
     result = loader.run(SAMPLE)
     assert result.code == 2
     assert "has no feeds/ folder" in result.stderr and "before feeds existed" in result.stderr
-    assert "Your own feed" in result.stderr and "Traceback" not in result.stderr
+    assert "docs/feeds.md" in result.stderr and "Traceback" not in result.stderr
     # with a definition given by path as well: its stages are the old ones
     (sql / "09_mark_stale.sql").rename(sql / "09_upsert_events.sql")
     by_path = loader.run(SAMPLE, "--feed", str(ROOT / "sql" / "feeds" / "events.sql"))

@@ -21,11 +21,12 @@ pytest.importorskip("openlineage.client", reason="pip install -r requirements-op
 
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState  # noqa: E402
 from openlineage.client.facet_v2 import (  # noqa: E402
-    RunFacet, data_quality_assertions_dataset, error_message_run, input_statistics_input_dataset,
+    RunFacet, data_quality_assertions_dataset, error_message_run, input_statistics_input_dataset, job_type_job,
     output_statistics_output_dataset, schema_dataset, tags_run)
 from openlineage.client.serde import Serde  # noqa: E402
 
-from loader.openlineage import EMIT_SECONDS, SUMMARY_FACET, SUMMARY_SCHEMA, postgres_namespace  # noqa: E402
+from loader.openlineage import (  # noqa: E402
+    EMIT_SECONDS, RUN_SECONDS, SUMMARY_FACET, SUMMARY_SCHEMA, postgres_namespace)
 
 
 # -- reading events back into the client's own classes -----------------------
@@ -76,7 +77,10 @@ def client_event(event: dict) -> RunEvent:
     built = RunEvent(
         eventType=RunState[event["eventType"]], eventTime=event["eventTime"], producer=event["producer"],
         run=Run(runId=event["run"]["runId"], facets=run_facets(event["run"]["facets"])),
-        job=Job(namespace=event["job"]["namespace"], name=event["job"]["name"]),
+        job=Job(namespace=event["job"]["namespace"], name=event["job"]["name"], facets={
+            name: facet(job_type_job.JobTypeJobFacet, f, processingType=f["processingType"],
+                        integration=f["integration"], jobType=f["jobType"])
+            for name, f in event["job"]["facets"].items()}),
         inputs=[InputDataset(namespace=i["namespace"], name=i["name"], facets=dataset_facets(i["facets"]),
                              inputFacets=input_facets(i["inputFacets"])) for i in event["inputs"]],
         outputs=[OutputDataset(namespace=o["namespace"], name=o["name"], outputFacets={
@@ -145,7 +149,8 @@ def test_a_load_reports_start_and_complete(loader, tmp_path):
     assert [start["eventType"], complete["eventType"]] == ["START", "COMPLETE"]
     for event in (start, complete):
         client_event(event)
-        assert event["job"] == {"namespace": "sql-incremental-loader", "name": "events", "facets": {}}
+        assert (event["job"]["namespace"], event["job"]["name"]) == ("sql-incremental-loader", "events")
+        assert event["job"]["facets"]["jobType"]["processingType"] == "BATCH"
     # one OpenLineage run, matched to its row in run_log
     assert start["run"]["runId"] == complete["run"]["runId"]
     assert loader.rows("select openlineage_run_id from run_log where run_id = ?", summary["run_id"]) == [
@@ -213,6 +218,8 @@ def test_a_replay_is_reported_reading_dead_letter(loader, tmp_path):
     client_event(complete)
     (source,) = complete["inputs"]
     assert source["name"].endswith("dead_letter") and source["inputFacets"]["inputStatistics"]["rowCount"] == 2
+    failed = [a["assertion"] for a in source["inputFacets"]["dataQualityAssertions"]["assertions"] if not a["success"]]
+    assert failed == ["timestamp valid"]  # the sample's impossible date, rejected again
     assert complete["run"]["facets"][SUMMARY_FACET]["kind"] == "replay"
     # with no open dead letters left, a replay is no run: nothing is reported
     assert json.loads(done.stdout)["rejected"] == 1  # the sample's bad timestamp is still bad
@@ -303,6 +310,48 @@ def test_a_slow_endpoint_delays_a_load_by_seconds_at_most(loader, endpoint):
     assert done.returncode == 0, done.stderr
     assert time.monotonic() - started < EMIT_SECONDS + 10
     assert f"not sent within {EMIT_SECONDS:g} s" in done.stderr
+
+
+def test_a_run_waits_a_few_seconds_in_all_for_a_slow_endpoint(loader, endpoint):
+    server, handler = endpoint
+    handler.delay = EMIT_SECONDS * 0.9  # each event just within its own limit
+    started = time.monotonic()
+    done = run(loader, SAMPLE, env={"OPENLINEAGE_URL": f"http://127.0.0.1:{server.server_port}"}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < RUN_SECONDS + 5
+    assert "OpenLineage" in done.stderr  # the second event did not fit in what was left
+
+
+@pytest.mark.parametrize("slow_event", ["START", "COMPLETE"])
+def test_a_stop_while_an_event_is_sent(loader, endpoint, slow_event):
+    """SIGTERM while START is sent: the run is recorded failed (and reported aborted, if it can
+    be); while COMPLETE is sent: the run was committed, and says so."""
+    server, handler = endpoint
+    handler.delay = 0.0
+
+    def do_POST(self, original=handler.do_POST):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        event = json.loads(body)
+        if event["eventType"] == slow_event:
+            time.sleep(30)
+        type(self).received.append((self.path, event))
+        self.send_response(200)
+        self.end_headers()
+    handler.do_POST = do_POST
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OPENLINEAGE")}
+    runner = subprocess.Popen([sys.executable, str(ROOT / "runner.py"), str(SAMPLE), "--db", str(loader.db)],
+                              env={**clean, "OPENLINEAGE_URL": f"http://127.0.0.1:{server.server_port}"},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    runner.send_signal(signal.SIGTERM)
+    out, err = runner.communicate(timeout=60)
+    if slow_event == "START":
+        assert runner.returncode == 143
+        assert loader.rows("select status, error from run_log") == [("failed", "stopped by a signal; nothing was kept")]
+    else:
+        assert runner.returncode == 0, err
+        assert json.loads(out)["loaded"] == 5 and "the run was committed" in err and "rolled back" not in err
+        assert loader.rows("select status from run_log") == [("succeeded",)]
 
 
 def test_no_configuration_no_client_no_events(loader, tmp_path):

@@ -1,6 +1,6 @@
 -- The sample feed: purchase events, one row per event_id in the table events.
 -- To make a feed of your own, copy this file (or orders.sql, whose key has two
--- columns) and change what it says about the records: README, "Your own feed".
+-- columns) and change what it says about the records: docs/feeds.md.
 --
 -- Each section runs at its own place in a run (the stages in sql/ are generic:
 -- they know a record only by the names starting with '_' that this file gives):
