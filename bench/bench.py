@@ -9,6 +9,7 @@
     python bench/bench.py --history 6 --postgres URL   # the same into PostgreSQL (its schema is emptied)
     python bench/bench.py --history 6 --baseline ../old  # loaded by an earlier release, then --upgrade
     python bench/bench.py --history 6 --prune 20d  # then --prune-history: dry run, prune, next batch, --vacuum
+    python bench/bench.py --replay --records 100000  # replaying that many open dead letters, against loading them
 
 The limit: Python's csv.reader feeding executemany into one bare four-column
 table, one transaction, fresh file. Every measurement runs in its own process;
@@ -248,6 +249,25 @@ def prune_table(result: dict) -> None:
               f"{'' if reusable is None else f'{reusable / 2**20:.0f}':>13}  {what}")
 
 
+def bench_replay(tmp: Path, records: int, seed: int, root: Path = ROOT) -> dict:
+    """N open dead letters replayed, against loading the same N records from their file. The
+    batch is loaded at a clock before its records, so all but the broken ones are rejected as
+    in the future; the replay, at a later clock, loads them."""
+    batch = tmp / f"replay-{records}.csv"
+    write_batch(batch, records, seed=seed, random_keys=True)
+    db = str(fresh(tmp, "replay.db"))
+    run([sys.executable, str(root / "runner.py"), str(batch), "--db", db, "--now", "2024-01-01T00:00:00", "-q"])
+    seconds, peak, out = run([sys.executable, str(root / "runner.py"), "--replay-dead-letters", "--db", db,
+                              "--now", "2026-01-01T00:00:00", "-q"])
+    replay = json.loads(out)
+    fresh_s, fresh_peak, _ = run([*runner(batch, str(fresh(tmp, "fresh.db")), root)[:-3],
+                                  "--now", "2026-01-01T00:00:00", "-q"])
+    batch.unlink()
+    return {"records": records, "root": str(root), "replay_s": seconds, "replay_peak_mib": peak,
+            "replayed": replay["input_records"], "loaded": replay["loaded"], "load_s": fresh_s,
+            "load_peak_mib": fresh_peak, "ratio": seconds / fresh_s}
+
+
 def history_table(result: dict, batches: int, records: int) -> None:
     rows = result["batches"]
     where = "one PostgreSQL database" if result["engine"] == "postgresql" else "one SQLite file"
@@ -280,10 +300,25 @@ def main() -> None:
                              "(SQLite, or --postgres URL; with --baseline DIR: loaded by DIR, then upgraded)")
     parser.add_argument("--prune", metavar="AGE",
                         help="with --history: then measure --prune-history AGE on it (20d keeps the last batch)")
+    parser.add_argument("--replay", action="store_true",
+                        help="instead: replay --records open dead letters, against loading them (with --baseline: "
+                             "also by that checkout)")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="loader-bench-"))
+    if args.replay:
+        results = {"replay": [bench_replay(tmp, args.records, args.seed, root)
+                              for root in [ROOT] + ([args.baseline.resolve()] if args.baseline else [])]}
+        print(f"{'checkout':40} {'open dead letters':>17} {'replay s':>9} {'peak MiB':>9} {'load s':>7} "
+              f"{'peak MiB':>9} {'x load':>7}")
+        for r in results["replay"]:
+            print(f"{r['root'][-40:]:40} {r['replayed']:>17,} {r['replay_s']:9.2f} {r['replay_peak_mib']:9.1f} "
+                  f"{r['load_s']:7.2f} {r['load_peak_mib']:9.1f} {r['ratio']:7.2f}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2))
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     if args.history:
         if args.baseline:
             results = {"upgrade": bench_upgrade(tmp, args.history, args.records, args.seed, args.baseline)}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import csv_input, jsonl_input
-from .csv_input import Batch, Record
+from .csv_input import Batch
 from .errors import Refused
 
 STDIN = "-"
@@ -25,7 +25,7 @@ class Inputs:
 
     @property
     def source(self) -> str:
-        return ", ".join(source for source, _ in self.files)
+        return ", ".join(source or "dead_letter" for source, _ in self.files)
 
     @classmethod
     def open(cls, paths: list[str], fmt: str | None) -> "Inputs":
@@ -51,27 +51,46 @@ class Inputs:
         return cls(file_format, headers[0], files)
 
     @classmethod
-    def from_dead_letters(cls, rows: list[tuple]) -> "Inputs":
-        """The open dead letters (source, line_no, raw, header, format, problem), parsed again."""
+    def from_dead_letters(cls, headers: list[str | None], chunks: Iterator[list[tuple]]) -> "Inputs":
+        """The open dead letters, parsed again as they are read, a chunk at a time: chunks of
+        (source, line_no, raw, header, format, problem); headers, those of the runs that
+        rejected them, whose columns together are the replay's. Each row keeps its own file
+        and line (landing takes a source per row: files' source is None)."""
         header: list[str] = []
-        for row in rows:
-            header += [name for name in (row[3] or "").split(",") if name and name not in header]
-        records = []
-        for source, line_no, raw, own_header, file_format, problem in rows:
-            own = (own_header or "").split(",")
-            fields = None
-            if problem is None:
-                if file_format == "jsonl":
-                    obj, problem = jsonl_input.parse_object(raw, own)
-                    values = obj and [obj.get(k) for k in own]
-                else:
-                    values, problem = csv_input.parse_record(raw, own)
-                if values is not None:
-                    by_name = dict(zip(own, values))
-                    fields = [by_name.get(name) for name in header]
-            records.append((source, Record(line_no, raw, problem, fields).row(len(header))))
-        # landing takes one stream per source; a replay keeps each record's own file and line
-        return cls("replay", header, [(source, iter([Batch([row])])) for source, row in records])
+        for own in headers:
+            header += [name for name in (own or "").split(",") if name and name not in header]
+
+        # where each of the replay's columns is in a run's own header (None: not there)
+        places = {own: [names.index(n) if n in names else None for n in header]
+                  for own, names in ((own, (own or "").split(",")) for own in headers)}
+        nothing = (None,) * len(header)
+
+        def batches() -> Iterator[Batch]:
+            for chunk in chunks:
+                rows = []
+                for source, line_no, raw, own_header, file_format, problem in chunk:
+                    own = (own_header or "").split(",")
+                    values = None
+                    if problem is None:
+                        if file_format == "jsonl":
+                            obj, problem = jsonl_input.parse_object(raw, own)
+                            values = [obj.get(k) for k in own] if obj is not None else None
+                        elif '"' not in raw and "\n" not in raw and "\r" not in raw:
+                            values = raw.split(",")  # a line without quotes: its CSV fields, quickly
+                            if len(values) != len(own):
+                                values, problem = csv_input.parse_record(raw, own)  # (its message)
+                        else:
+                            values, problem = csv_input.parse_record(raw, own)
+                    if values is None:
+                        rows.append((source, line_no, raw, problem, *nothing))
+                    elif own_header == header_text:
+                        rows.append((source, line_no, raw, None, *values))
+                    else:
+                        rows.append((source, line_no, raw, None,
+                                     *(values[i] if i is not None else None for i in places[own_header])))
+                yield Batch(rows)
+        header_text = ",".join(header)
+        return cls("replay", header, [(None, batches())])
 
 
 def format_of(source: str) -> str:

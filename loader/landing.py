@@ -34,14 +34,15 @@ def create_landing(db, header: list[str], feed_columns: list[str]) -> None:
         db.land(table, ["name", "position"], ((n, i) for i, n in enumerate(names, start=1)))
 
 
-def land(db, header: list[str], batches: Iterable[Batch], source: str, first_record_no: int) -> int:
+def land(db, header: list[str], batches: Iterable[Batch], source: str | None, first_record_no: int) -> int:
     """Stream the batches into landing, numbering the records from first_record_no;
-    returns the next record number."""
+    returns the next record number. source None: each row starts with its own (a replay's)."""
     record_no = first_record_no
     fields = list(map(quote_identifier, header))
     for batch in batches:
         own = [c for c in OWN_COLUMNS if not (batch.plain and c == "_problem")]
         # (record_no, source) + each row, built in C: no Python code per record
-        db.land("landing", own + fields, map(add, zip(count(record_no), repeat(source)), batch.rows))
+        prefix = zip(count(record_no)) if source is None else zip(count(record_no), repeat(source))
+        db.land("landing", own + fields, map(add, prefix, batch.rows))
         record_no += len(batch.rows)
     return record_no

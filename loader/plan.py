@@ -22,7 +22,7 @@ HOOK_PARAMS = STAGE_PARAMS | {"kind", "format", "header", "host", "pid", "error"
 HOOKS = ("schema_tables", "schema_version", "record_schema_version", "lineage_layout", "functions", "open",
          "failed", "read_watermark", "refusals", "summary", "lineage_by_step", "history", "repair_watermark",
          "replay_source", "trace", "pruned_history", "prune_history", "database_size", "reuse_space", "vacuum",
-         "interrupted_runs", "openlineage_inputs", "openlineage_rejects")
+         "interrupted_runs", "openlineage_inputs", "openlineage_rejects", "replay_headers", "has_open_dead_letters")
 
 # Where a feed's sections run among the numbered stages: right after the stage numbered here.
 # (02 checks that the input has the feed's columns before its views are built on them;

@@ -79,6 +79,14 @@ class PostgresEngine:
     def text(statement) -> str:
         return statement.pyformat_text
 
+    def stream(self, statement, params: dict, size: int):
+        """A query's rows, a list of at most size at a time, from a server-side cursor (inside
+        the run's transaction): the server holds the rest, and COPY goes on between fetches."""
+        with self.conn.cursor(name="streamed_rows") as cursor:
+            cursor.execute(self.text(statement), params)
+            while rows := cursor.fetchmany(size):
+                yield rows
+
     def land(self, table: str, columns: list[str], rows) -> None:
         # COPY streams the rows in one command: far fewer round trips than INSERT
         with self.cursor.copy(f"copy {table} ({', '.join(columns)}) from stdin") as copy:

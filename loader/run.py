@@ -24,6 +24,7 @@ from .plan import Plan, Step
 from .progress import Progress
 from .sql_files import Statement
 
+REPLAY_CHUNK = 10_000  # open dead letters read, parsed and landed at a time
 RUNNER = shlex.join([sys.executable, str(Path(__file__).resolve().parent.parent / "runner.py")])
 
 
@@ -68,8 +69,9 @@ class Run:
         self.params.update(kind="replay", source="dead_letter", format="replay", lookback_seconds=None)
 
         def open_dead_letters() -> Inputs:
-            rows = self._execute_all(self.plan.hooks["replay_source"])
-            return Inputs.from_dead_letters(rows)
+            headers = [row[0] for row in self._execute_all(self.plan.hooks["replay_headers"])]
+            (source,) = self.plan.hooks["replay_source"]
+            return Inputs.from_dead_letters(headers, self.db.stream(source, self.params, REPLAY_CHUNK))
 
         version = self._schema_version()
         if version is not None and version < self.plan.schema_version:
@@ -144,7 +146,10 @@ class Run:
         self._refuse_newer(version)
 
     def query(self, hook: str, **params) -> list[dict]:
-        """A hook's last statement's rows, as dicts keyed by column name."""
+        """A hook's last statement's rows, as dicts keyed by column name: fetched whole, as every
+        hook's are small (a summary; a key's history, a row per run that saw it; the run history,
+        a row per run: a year of daily runs is 365; counts by step, file or rule). The open
+        dead letters, which need not be, are streamed (replay_dead_letters)."""
         rows = self._execute_all(self.plan.hooks[hook], params)
         names = [d[0] for d in self.db.cursor.description] if self.db.cursor.description else []
         return [dict(zip(names, row)) for row in rows]
@@ -283,7 +288,7 @@ class Run:
             raise
 
     def _has_open_dead_letters(self) -> bool:
-        return bool(self.read_only_query("replay_source"))
+        return bool(self.read_only_query("has_open_dead_letters"))
 
     # -- the parts ------------------------------------------------------------
 
@@ -336,7 +341,7 @@ class Run:
             landing.create_landing(self.db, inputs.header, self.plan.feed.input_columns)
             self.unused_columns = [name for name in inputs.header if name not in self.plan.feed.input_columns]
             for source, records in inputs.files:
-                records = self.progress.records(records, source)
+                records = self.progress.records(records, source or "dead letters")
                 next_record = landing.land(self.db, inputs.header, records, source, next_record)
         except self.db.Error as exc:
             problem = self.db.classify(exc, f"landing {inputs.source}")

@@ -94,6 +94,17 @@ class SQLiteEngine:
     def text(statement) -> str:
         return statement.text  # sqlite3 binds :name itself
 
+    def stream(self, statement, params: dict, size: int):
+        """A query's rows, a list of at most size at a time, read as they are used (a cursor
+        of its own: the run's cursor goes on landing them meanwhile)."""
+        cursor = self.conn.cursor()
+        try:
+            cursor.execute(self.text(statement), params)
+            while rows := cursor.fetchmany(size):
+                yield rows
+        finally:
+            cursor.close()
+
     def land(self, table: str, columns: list[str], rows) -> None:
         placeholders = ", ".join("?" * len(columns))
         self.cursor.executemany(f"insert into {table} ({', '.join(columns)}) values ({placeholders})", rows)

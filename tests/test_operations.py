@@ -101,6 +101,30 @@ def test_replay_ignores_the_watermark_but_not_the_upsert_guard(loader):
     assert loader.events()["k"] == ("2025-01-12T00:00:00", "newer", 1)
 
 
+def test_replay_streams_dead_letters_of_different_headers_and_formats_together(loader):
+    """Runs with their own header (another column order, an extra column) and format (JSON
+    Lines) rejected records as in the future; one replay, read in chunks across many thousands,
+    parses each with its own run's header and loads them all in one run."""
+    future = "2025-03-01T00:00:00"
+    csv = loader.batch(*[f"{i},u-{i},{future},k{i:05d},x" for i in range(10_049)],
+                       f'5,"u, quoted",{future},quoted,x',
+                       header="amount,user_id,event_ts,event_id,extra\n")
+    jsonl = loader.tmp / "more.jsonl"
+    jsonl.write_text('{"user_id": "j", "event_id": "json-1", "amount": "7", "event_ts": "%s"}\n' % future)
+    assert loader.run(csv, now="2025-02-01T00:00:00").summary["rejected"] == 10_050
+    assert loader.run(jsonl, now="2025-02-01T00:00:00").summary["rejected"] == 1
+
+    replay = loader.run("--replay-dead-letters", now="2025-03-02T00:00:00")
+    assert replay.code == 0, replay.stderr
+    s = replay.summary
+    assert (s["input_records"], s["loaded"], s["rejected"], s["dead_letters_resolved"]) == (10_051, 10_051, 0, 10_051)
+    events = loader.events()
+    assert events["k00042"] == (future, "u-42", 42) and events["json-1"] == (future, "j", 7)
+    assert events["quoted"] == (future, "u, quoted", 5)
+    assert loader.rows("select count(*) from dead_letter where status = 'open'") == [(0,)]
+    loader.assert_accounted(s)
+
+
 def test_replay_with_nothing_open_says_so(loader):
     loader.load("k,2025-01-10T00:00:00,u,1")
     result = loader.run("--replay-dead-letters")

@@ -1,6 +1,7 @@
 -- python runner.py --replay-dead-letters: the feed's open dead letters, oldest first,
 -- with the format and header of the run that rejected them, so their raw text
--- can be parsed again and sent through the stages like a new batch.
+-- can be parsed again and sent through the stages like a new batch. Read a
+-- chunk at a time (a server-side cursor on PostgreSQL), however many there are.
 -- A record whose bytes were not UTF-8 or held a NUL was stored escaped: its
 -- raw text is not the record any more, so it comes back with its problem.
 select dead_letter.source, dead_letter.line_no, dead_letter.raw, run_log.header, run_log.format,
