@@ -21,17 +21,22 @@ update dead_letter
    and (dead_letter.reason <> b._reason or dead_letter.status <> 'open');
 
 -- (the raw text is looked up only for a record at an open dead letter's
--- position: most records are at none; the dead letters found are then
--- updated in id order, so a replay of many rewrites dead_letter's pages in
--- turn instead of at random: 0.44 -> 0.27 s for 100,000)
+-- position: most records are at none. Positions are probed in input order,
+-- the order dead letters were filed in, and those found updated in id order:
+-- dead_letter's index and pages are walked in turn, not at random. For a
+-- replay of 1,000,000: 4.6 -> 2.9 s; a rerun of a million beside 20,000 open
+-- dead letters: 2.8 -> 1.1 s. With none open, nothing is sorted.)
 update dead_letter
    set status = 'resolved',
        resolved_by_run = :run_id
   from (select d.dead_letter_id
-          from run_batch as b
+          from (select _source, _line_no, _record_no
+                  from run_batch
+                 where _outcome <> 'rejected'
+                   and exists (select 1 from dead_letter where status = 'open' and feed = :feed)
+                 order by _record_no) as b
           join dead_letter as d on d.source = b._source and d.line_no = b._line_no
-         where b._outcome <> 'rejected'
-           and d.status = 'open'
+         where d.status = 'open'
            and d.feed = :feed
            and d.raw = (select _raw from landing where landing._record_no = b._record_no)
          order by d.dead_letter_id) as passed

@@ -102,19 +102,25 @@ def commands(block: str) -> list[tuple[str, list[str]]]:
 
 
 def run_session(example) -> str | None:
-    work: Path = example.namespace["work"]
     if "sqlite3 " in example.parsed and not shutil.which("sqlite3"):
         pytest.skip("this session uses the sqlite3 shell, which is not installed here")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENLINEAGE", "DATABASE_URL"))}
-    env.update(PATH=f"{work / '.venv' / 'bin'}:{env.get('PATH', '')}", HOME=str(work.parent), COLUMNS="200")
     for command, shown in commands(example.parsed):
-        done = subprocess.run(["bash", "-c", command], cwd=work, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, timeout=300)
-        window = (example.namespace["since"], datetime.now(timezone.utc) + timedelta(seconds=2))
-        printed = [mask(line, work, window) for line in done.stdout.splitlines()]
+        printed = run_command(command, example.namespace)
         if not matches(shown, printed):
             return (f"$ {command}\nshown:\n" + "\n".join(shown) + "\nprinted:\n" + "\n".join(printed) + "\n")
     return None
+
+
+def run_command(command: str, namespace: dict) -> list[str]:
+    """What a command prints, stdout and stderr together, masked; run by bash in the copy, with no
+    OpenLineage or DATABASE_URL of the environment the tests run in."""
+    work: Path = namespace["work"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENLINEAGE", "DATABASE_URL"))}
+    env.update(PATH=f"{work / '.venv' / 'bin'}:{env.get('PATH', '')}", HOME=str(work.parent))
+    done = subprocess.run(["bash", "-c", command], cwd=work, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=300)
+    window = (namespace["since"], datetime.now(timezone.utc) + timedelta(seconds=2))
+    return [mask(line, work, window).rstrip() for line in done.stdout.splitlines()]
 
 
 def mask(line: str, work: Path, window: tuple[datetime, datetime]) -> str:
@@ -164,13 +170,7 @@ def update(path: Path) -> None:
             source = block.group(1)
             fresh = []
             for command, shown in commands(source):
-                work = namespace["work"]
-                env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENLINEAGE", "DATABASE_URL"))}
-                env.update(PATH=f"{work / '.venv' / 'bin'}:{env.get('PATH', '')}", HOME=str(work.parent))
-                done = subprocess.run(["bash", "-c", command], cwd=work, env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True, timeout=300)
-                window = (namespace["since"], datetime.now(timezone.utc) + timedelta(seconds=2))
-                printed = [mask(line, work, window).rstrip() for line in done.stdout.splitlines()]
+                printed = run_command(command, namespace)
                 fresh.append("$ " + command)
                 fresh += shown if matches(shown, printed) else printed
             out.append(text[last:block.start(1)] + "\n".join(fresh) + "\n")
