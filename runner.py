@@ -74,7 +74,7 @@ def parse_args(argv):
     other.add_argument("--replay-dead-letters", action="store_true",
                        help="send the open dead letters through the current stages as a run of their own")
     other.add_argument("--repair-watermark", action="store_true",
-                       help="restore the watermark from run_log (or events) and exit")
+                       help="restore the watermark from run_log (or lineage) and exit")
     other.add_argument("--trace", metavar="KEY", nargs="+",
                        help="the story of one key of the feed across every run (a key of several columns: "
                             "its values in key order, or its text form '[\"S1\",\"O-1001\"]')")
