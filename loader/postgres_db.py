@@ -45,14 +45,20 @@ class PostgresEngine:
                           + shlex.join([sys.executable, "-m", "pip", "install", "-r", str(requirements)])) from None
         self.Error = psycopg.Error
         self.display = hide_password(url)
+        self._url, self._lock_timeout = url, lock_timeout
+        self._connect()
+
+    def _connect(self) -> None:
+        import psycopg
         try:
-            self.conn = psycopg.connect(url, autocommit=True)  # BEGIN/COMMIT are the runner's
+            self.conn = psycopg.connect(self._url, autocommit=True)  # BEGIN/COMMIT are the runner's
         except psycopg.Error as exc:
             raise DatabaseUnusable(f"cannot connect to {self.display}: "
                                    f"{hide_password(str(exc)).strip()}") from None
         self.cursor = self.conn.cursor()
         # lock_timeout bounds the wait for the run lock (and any row lock)
-        self.cursor.execute("select set_config('lock_timeout', %s, false)", (f"{int(lock_timeout * 1000)}ms",))
+        self.cursor.execute("select set_config('lock_timeout', %s, false)",
+                            (f"{int(self._lock_timeout * 1000)}ms",))
         # Stage 05 sorts the batch by key and 08 ranks it: with the default 4 MB of sort
         # memory a million records are sorted on disk. This session's sorts get 64 MB (the
         # server's memory, not the runner's), unless the server's setting is higher.
@@ -63,6 +69,21 @@ class PostgresEngine:
     @staticmethod
     def is_missing_table(exc: Exception) -> bool:
         return "does not exist" in str(exc) and "relation" in str(exc)
+
+    def usable_after_stop(self) -> None:
+        """Ctrl-C or SIGTERM raised while a command ran (psycopg recovers by itself only from a
+        KeyboardInterrupt it catches): the session may still be busy with it, and refuse even a
+        rollback. Cancel the command and start a new session; the server rolls the old one back
+        and frees its run lock, which the new one waits for."""
+        from psycopg.pq import TransactionStatus
+        if self.conn.info.transaction_status != TransactionStatus.ACTIVE:
+            return
+        try:
+            self.conn.cancel()
+        except self.Error:
+            pass
+        self.conn.close()
+        self._connect()
 
     def begin(self) -> None:
         self.cursor.execute("begin")

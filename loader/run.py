@@ -99,20 +99,12 @@ class Run:
         self.dry_run = dry_run
         if self._schema_version() is None:  # e.g. a mistyped --db: nothing to prune, nothing to create
             raise DatabaseUnusable(f"{self.db.display} holds no run history (check --db): no run has used it")
-        self._begin()
-        try:
-            with self._timed("prune"):
-                self._prepare_schema(with_target=False)
-                size_before = self.query("database_size")[0]
-                result = self.query("prune_history")[0]
-            if dry_run:
+        with self._transaction(keep=not dry_run), self._timed("prune"):
+            self._prepare_schema(with_target=False)
+            size_before = self.query("database_size")[0]
+            result = self.query("prune_history")[0]
+            if dry_run:  # (measured inside the transaction: its changes count)
                 size_after = self.query("database_size")[0]
-                self._rollback()
-            else:
-                self.db.cursor.execute("commit")
-        except BaseException:
-            self._rollback()
-            raise
         if not dry_run:
             with self._timed("reuse_space"):
                 self._execute_all(self.plan.hooks["reuse_space"])
@@ -249,15 +241,12 @@ class Run:
     def _dry_run(self, read_inputs) -> dict:
         """Everything in one transaction, then rolled back: nothing is kept, not even the run."""
         self.dry_run = True
-        try:
-            self._begin()
+        with self._transaction(keep=False):
             self._prepare_schema()
             self.params["run_id"] = self._execute_all(self.plan.hooks["open"])[0][0]
             self._run_stages(read_inputs())
             by_step = {row["step"]: row["entries"] for row in self.query("lineage_by_step")}
             return {**self._summary(), "dry_run": True, "lineage_by_step": by_step}
-        finally:
-            self._rollback()
 
     def _run_stages(self, inputs: Inputs) -> None:
         rows = self._execute_all(self.plan.hooks["read_watermark"])
@@ -278,11 +267,13 @@ class Run:
         return summary
 
     @contextmanager
-    def _transaction(self):
+    def _transaction(self, keep: bool = True):
+        """One transaction, committed (keep) or rolled back (a dry run) at its end; rolled back
+        on any error."""
         self._begin()
         try:
             yield
-            self.db.cursor.execute("commit")
+            self.db.cursor.execute("commit" if keep else "rollback")
         except BaseException:
             self._rollback()
             raise
@@ -375,6 +366,8 @@ class Run:
 
     def _record_failure(self, exc: BaseException) -> str:
         """Roll back, and put the run's error on record; returns it."""
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            self.db.usable_after_stop()
         self._rollback()
         if isinstance(exc, KeyboardInterrupt):
             error = "interrupted by the user (Ctrl-C); nothing was kept"

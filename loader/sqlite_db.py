@@ -67,6 +67,10 @@ class SQLiteEngine:
     def is_missing_table(exc: Exception) -> bool:
         return "no such table" in str(exc)
 
+    @staticmethod
+    def usable_after_stop() -> None:
+        pass  # a stop is raised between SQLite's calls, never inside one: the connection is fine
+
     def begin(self) -> None:
         # IMMEDIATE takes the write lock now, waiting up to the lock timeout,
         # so two runs never interleave and neither deadlocks halfway through.

@@ -228,12 +228,18 @@ def test_a_replay_is_reported_reading_dead_letter(loader, tmp_path):
     assert len(events_in(tmp_path)) == 2
 
 
-def test_sigterm_reports_abort(loader, tmp_path, big_batch):
+def loading_when_started(loader, tmp_path, big_batch) -> subprocess.Popen:
+    """A load of big_batch, reported to a file, half a second after its START was written."""
     runner = subprocess.Popen([sys.executable, str(ROOT / "runner.py"), str(big_batch), "--db", str(loader.db),
                                "--now", "2025-03-01T00:00:00", "-q"], env={**os.environ, **file_transport(tmp_path)},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_for_events(tmp_path, 1)
     time.sleep(0.5)
+    return runner
+
+
+def test_sigterm_reports_abort(loader, tmp_path, big_batch):
+    runner = loading_when_started(loader, tmp_path, big_batch)
     runner.send_signal(signal.SIGTERM)
     assert runner.wait(timeout=60) == 143
     start, abort = events_in(tmp_path)
@@ -242,11 +248,7 @@ def test_sigterm_reports_abort(loader, tmp_path, big_batch):
 
 
 def test_a_killed_run_is_reported_aborted_by_the_next_run(loader, tmp_path, big_batch):
-    runner = subprocess.Popen([sys.executable, str(ROOT / "runner.py"), str(big_batch), "--db", str(loader.db),
-                               "--now", "2025-03-01T00:00:00", "-q"], env={**os.environ, **file_transport(tmp_path)},
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    wait_for_events(tmp_path, 1)
-    time.sleep(0.5)
+    runner = loading_when_started(loader, tmp_path, big_batch)
     runner.send_signal(signal.SIGKILL)
     runner.wait()
     (start,) = events_in(tmp_path)
