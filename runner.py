@@ -7,20 +7,37 @@
     python runner.py --prune-history 90d --db other.db
 
 The rules live in sql/NN_*.sql and a feed's shape in sql/feeds/NAME.sql; this file only parses arguments, hands them to
-loader/commands.py and turns what happened into an exit code (docs/cli.md).
+each command's own module in loader/ (load.py, replay too; repair.py, upgrade.py, prune.py,
+reads.py) and turns what happened into an exit code (docs/cli.md).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import re
 import signal
 import sys
-from pathlib import Path
 
-from loader import commands
-from loader.errors import LoaderError, Stops
+
+def _stopped_early(signum, frame):
+    """Until the runner is ready (modules imported, arguments read) nothing has touched the
+    database: a stop ends it at once, saying so (never a traceback)."""
+    sys.stderr.write(f"stopped by {'Ctrl-C' if signum == signal.SIGINT else 'SIGTERM'}: nothing was changed\n")
+    os._exit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _stopped_early)
+if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # (not if it is ignored)
+    signal.signal(signal.SIGINT, _stopped_early)
+
+import argparse  # noqa: E402
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from loader import feed, load, prune, reads, repair, safe_write, upgrade  # noqa: E402
+from loader.engines import discard_uncommitted, engine_name  # noqa: E402
+from loader.errors import LoaderError, Stops  # noqa: E402
+from loader.invocation import Invocation  # noqa: E402
+from loader.session import Stopped, stop_code, stop_name  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -31,12 +48,19 @@ EXIT_CODES = """exit codes:
      stage refused the run (e.g. a corrupted watermark); no data was changed
   3  the database cannot be used (not SQLite, damaged, read-only, missing directory, disk full)
   4  another run held the database longer than --lock-timeout
-  5  the run was committed, but --output could not be written
+  5  the work is done (committed, or nothing to commit), but stdout or --output could not
+     be written (stderr says which)
   6  with --fail-on-late: the run was committed (a dry run: kept nothing), but it skipped
      late records, which a run with a longer --lookback would have loaded
-  130 interrupted (Ctrl-C), 143 terminated (SIGTERM): rolled back, logged as failed"""
+  130 interrupted (Ctrl-C), 143 terminated (SIGTERM): rolled back, logged as failed; a stop
+     that lands once the work is committed (even during COMMIT) exits 0 and says so"""
 
-COMMANDS = ("repair_watermark", "replay_dead_letters", "trace", "runs", "upgrade", "prune_history")
+EMPTY_OPTION = {"--db": "a SQLite file (e.g. data/pipeline.db) or a postgresql:// URL",
+                "--feed": "a feed's name (e.g. events) or the path to its definition",
+                "--output": "the path of a file to write"}
+# each command's own module (load, replay, repair, upgrade, prune, trace, runs)
+COMMANDS = {"load": load.load, "replay_dead_letters": load.replay, "repair_watermark": repair.main,
+            "trace": reads.trace, "runs": reads.runs, "upgrade": upgrade.main, "prune_history": prune.main}
 MAX_DURATION_DAYS = 10_000  # about 27 years; keeps the seconds within a 32-bit integer
 
 
@@ -90,7 +114,7 @@ def parse_args(argv):
                             "(rewrites the database: SQLite VACUUM, PostgreSQL VACUUM FULL)")
     args = parser.parse_args(argv)
 
-    chosen = [name for name in COMMANDS if getattr(args, name)]
+    chosen = [name for name in COMMANDS if name != "load" and getattr(args, name)]
     args.command = chosen[0] if chosen else "load"
     if len(chosen) > 1:
         parser.error("choose one of --replay-dead-letters, --repair-watermark, --trace, --runs, --upgrade, "
@@ -111,14 +135,25 @@ def parse_args(argv):
         parser.error("give an input file (e.g. data/sample_input.txt), or one of the other commands")
     if args.dry_run and args.command in ("repair_watermark", "trace", "runs", "upgrade"):
         parser.error("--dry-run applies to loads, --replay-dead-letters and --prune-history")
+    for option, value in (("--db", args.db), ("--feed", args.feed), ("--output", args.output)):
+        if value is not None and not value.strip():
+            parser.error(f"{option} is empty: give it {EMPTY_OPTION[option]}")
     # the database: --db, else $DATABASE_URL (which a suggested command leaves to the environment)
     args.db_from_env = args.db is None and bool(os.environ.get("DATABASE_URL"))
     if args.db is None:
         args.db = os.environ.get("DATABASE_URL") or str(HERE / "data" / "pipeline.db")
+    db_option = "$DATABASE_URL" if args.db_from_env else "--db"
+    if args.db == ":memory:":
+        parser.error(f"{db_option} :memory: would keep nothing; give a file, or try the batch with --dry-run")
+    if args.db[:5].lower() == "file:":
+        parser.error(f"{db_option} {args.db}: a file: URI is not taken (it may name a database in memory, which "
+                     "would keep nothing); give the database file's path")
     if not 0 <= args.lock_timeout <= 86400:
         parser.error("--lock-timeout is a number of seconds between 0 and 86400")
     if args.output and not Path(args.output).resolve().parent.is_dir():
         parser.error(f"--output {args.output}: the directory does not exist")
+    if args.output and (why := output_refusal(args)):
+        parser.error(f"--output {args.output} {why}; give --output a file of its own")
     try:
         args.lookback_seconds = duration_seconds(args.lookback, "--lookback")
         if args.prune_history is not None:
@@ -126,6 +161,25 @@ def parse_args(argv):
     except ValueError as exc:
         parser.error(str(exc))
     return args
+
+
+def output_refusal(args) -> str | None:
+    """Why --output must not be written (safe_write.refusal), or None: the database or its
+    -wal/-shm/-journal, an input, the feed's definition (or its engine twins), any file under
+    --sql-dir, a directory, or what is not a regular file. Checked before the database is opened."""
+    protected = {}
+    if engine_name(args.db) == "sqlite":
+        protected[args.db] = "the database (--db)"
+        protected.update({args.db + suffix: f"the database's {suffix} file" for suffix in ("-wal", "-shm", "-journal")})
+    protected.update({name: "an input" for name in args.inputs if name != "-"})
+    try:
+        definition = feed.find(args.feed, Path(args.sql_dir))
+    except (LoaderError, OSError):
+        definition = None  # (the command itself says what is wrong with --feed)
+    if definition is not None:
+        for twin in ("", ".sqlite", ".postgresql"):
+            protected[str(definition.with_name(definition.stem + twin + ".sql"))] = "the feed's definition"
+    return safe_write.refusal(args.output, protected, {args.sql_dir: "a file under --sql-dir (the SQL files)"})
 
 
 def duration_seconds(text: str, option: str) -> int:
@@ -140,37 +194,52 @@ def duration_seconds(text: str, option: str) -> int:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    # SIGTERM becomes an orderly rollback that is logged, like Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda *_: Stops.raise_(SystemExit(143)))
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # (not if it is ignored)
-        signal.signal(signal.SIGINT, lambda *_: Stops.raise_(KeyboardInterrupt()))
-    outcome = commands.Outcome()
     try:
-        getattr(commands, args.command)(args, outcome)
-        return 0
+        return run_command(argv)
+    finally:
+        discard_uncommitted()  # a database file this process created but never committed to
+
+
+def run_command(argv=None) -> int:
+    args = parse_args(argv)
+    # SIGTERM becomes an orderly stop, like Ctrl-C: each command then reads back what the
+    # database kept (a stop during COMMIT may have kept everything) and says so.
+    signal.signal(signal.SIGTERM, lambda *_: Stops.raise_(SystemExit(143)))
+    if signal.getsignal(signal.SIGINT) is _stopped_early:
+        signal.signal(signal.SIGINT, lambda *_: Stops.raise_(KeyboardInterrupt()))
+    invocation = Invocation.from_args(args)
+    try:
+        COMMANDS[args.command](args, invocation)
+        code = 0
+    except Stopped as exc:
+        print(exc, file=sys.stderr)
+        return exc.exit_code
     except LoaderError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except BrokenPipeError:
-        # whoever read stdout stopped reading (e.g. "| head"): the command itself is done
-        sys.stdout = open(os.devnull, "w")
-        return 0 if outcome.committed else 1
-    except SystemExit as exc:
-        if exc.code == 143:
-            print("stopped by SIGTERM: the run was rolled back", file=sys.stderr)
-        raise
-    except KeyboardInterrupt:
-        print("interrupted: the run was rolled back", file=sys.stderr)
-        return 130
+        code = exc.exit_code
+    except (KeyboardInterrupt, SystemExit) as stop:
+        if stop is not Stops.requested:
+            raise  # (an exit of the interpreter's own, not a signal)
+        # no command settled it: it came before any commit, or after what a command kept
+        kept = f"after {Stops.kept} was committed" if Stops.kept else ": nothing was changed"
+        print(f"stopped by {stop_name(stop)}{kept}".replace(" :", ":"), file=sys.stderr)
+        return 0 if Stops.kept else stop_code(stop)
     except Exception as exc:  # a bug, not a user error: say so briefly; LOADER_DEBUG=1 shows where
         if os.environ.get("LOADER_DEBUG"):
             raise
-        state = "the run was committed" if outcome.committed else "nothing was committed"
+        state = f"{Stops.kept} was committed" if Stops.kept else "nothing was committed"
         print(f"internal error: {type(exc).__name__}: {exc} ({state}; rerun with LOADER_DEBUG=1 "
               "for details)", file=sys.stderr)
         return 1
+    if Stops.requested is not None and Stops.kept:  # a stop that landed once the work was kept
+        print(f"stopped by {stop_name(Stops.requested)} after {Stops.kept} was committed", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # what happened is told: a stop now would only turn it into a kill by the signal, as the
+    # interpreter puts back the default handlers while it shuts down
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)

@@ -74,16 +74,30 @@ def find(option: str | None, sql_dir: Path) -> Path:
                       "(docs/feeds.md)")
     if by_path:
         path = Path(option).resolve()
+        _refuse_if_not_a_file(option, path)
         if not path.is_file():
             raise Refused(f"--feed {option}: no such file (a feed definition, e.g. sql/feeds/events.sql)")
         return path
     name = option or DEFAULT_FEED
     path = feeds / f"{name}.sql"
+    _refuse_if_not_a_file(name, path)
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in feeds.glob("*.sql") if p.name.count(".") == 1)) or "none"
         raise Refused(f"--feed {name}: there is no {path} (feeds in {feeds}: {known}); "
                       "--feed also takes a path to a definition anywhere")
     return path
+
+
+def _refuse_if_not_a_file(option: str, path: Path) -> None:
+    """--feed naming a directory, a device, a FIFO or a socket is told so (not "no such file")."""
+    try:
+        if not path.exists() or path.is_file():
+            return
+        what = "a directory" if path.is_dir() else "not a regular file (a device, FIFO or socket)"
+    except OSError as exc:
+        raise Refused(f"--feed {option}: {path} cannot be read: {exc.strerror}") from None
+    raise Refused(f"--feed {option}: {path} is {what}; a feed definition is a SQL file "
+                  "(e.g. sql/feeds/events.sql)")
 
 
 def read(path: Path, engine: str, by_name: str | None = None) -> Feed:

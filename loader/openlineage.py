@@ -54,9 +54,19 @@ def configured_by() -> str | None:
     except (OSError, RuntimeError):  # no working directory, or no home to look in
         return None
     for path in places:
-        if path.is_file():
-            return str(path)
+        try:
+            if path.is_file():
+                return str(path)
+        except OSError:  # e.g. a home directory that may not be entered: not configured there
+            continue
     return None
+
+
+def _is_file(name: str) -> bool:
+    try:
+        return Path(name).is_file()
+    except OSError:  # a directory on its path may not be entered
+        return False
 
 
 class Reporter:
@@ -75,7 +85,7 @@ class Reporter:
         where = configured_by()
         if where is None:
             return None
-        if where == "OPENLINEAGE_CONFIG" and not Path(os.environ["OPENLINEAGE_CONFIG"]).is_file():
+        if where == "OPENLINEAGE_CONFIG" and not _is_file(os.environ["OPENLINEAGE_CONFIG"]):
             warn(f"warning: OPENLINEAGE_CONFIG names {os.environ['OPENLINEAGE_CONFIG']}, which is not a "
                  "readable file; loading without OpenLineage")
             return None

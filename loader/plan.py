@@ -16,13 +16,14 @@ STAGE_PARAMS = {"run_id", "now", "source", "watermark", "lookback_seconds", "run
                 "command_note", "feed", "target", "key_columns", "timestamp_column", "timestamp_format",
                 "feed_definition"}
 # The runner's own statements (sql/run/) and the feed's trace section also get these.
-HOOK_PARAMS = STAGE_PARAMS | {"kind", "format", "header", "host", "pid", "error", "key", "only_feed",
-                              "schema_version", "description", "prune_before", "openlineage_run_id"}
+HOOK_PARAMS = STAGE_PARAMS | {"kind", "format", "header", "host", "pid", "process_started", "error", "key",
+                              "only_feed", "schema_version", "description", "prune_before", "openlineage_run_id"}
 
 HOOKS = ("schema_tables", "schema_version", "record_schema_version", "lineage_layout", "functions", "open",
          "failed", "read_watermark", "refusals", "summary", "lineage_by_step", "history", "repair_watermark",
          "replay_source", "trace", "pruned_history", "prune_history", "database_size", "reuse_space", "vacuum",
-         "interrupted_runs", "openlineage_inputs", "openlineage_rejects", "replay_headers", "has_open_dead_letters")
+         "interrupted_runs", "openlineage_inputs", "openlineage_rejects", "replay_headers", "has_open_dead_letters",
+         "pruned_count", "existing_columns")
 
 # Where a feed's sections run among the numbered stages: right after the stage numbered here.
 # (02 checks that the input has the feed's columns before its views are built on them;

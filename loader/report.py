@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import sys
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+from . import safe_write
 from .errors import OutputFailed
 
 
@@ -35,10 +37,40 @@ def lineage_table(run_id: int, by_step: dict) -> str:
     return "\n".join(lines)
 
 
-def repair_line(result: dict) -> str:
+def repair_line(result: dict, show_query=lambda sql: sql) -> str:
+    """What --repair-watermark did (run/repair_watermark.sql's row); show_query(sql): a command
+    that runs the query listing the records in the future (e.g. in sqlite3 or psql)."""
     before, after = (repr(result[k]) if result[k] is not None else "not set" for k in ("watermark_before", "watermark"))
-    return (f"watermark for {result['feed']} was {before}, now {after} "
-            f"(from {result['restored_from']})")
+    line = f"watermark for {result['feed']} was {before}, now {after} (from {result['restored_from']}"
+    if result.get("future_watermark"):
+        line += (f"; {result['future_watermark']!r} is in the future: later than the run's clock + 5 minutes, "
+                 f"{result['future_limit']}, and a run on that clock refuses it")
+    line += ")"
+    n = result.get("future_rows")
+    if n:
+        runs = result["future_rows_loaded_by_runs"]
+        line += (f"\nnote: lineage says run{'s' if ',' in runs else ''} {runs} loaded {n} "
+                 f"record{'s' if n > 1 else ''} of the feed {result['feed']} dated in the future (after "
+                 f"{result['future_limit']}); nothing was deleted, and until the clock reaches "
+                 f"{'their dates' if n > 1 else 'its date'}, every new record for "
+                 f"{'their keys' if n > 1 else 'its key'} is stale. To list them: "
+                 f"{show_query(result['future_rows_query'])}")
+    return line
+
+
+def clock_ahead_line(now: str, system_clock: datetime | None = None) -> str | None:
+    """A warning for a load whose clock (--now, UTC like run_clock's) is more than 5 minutes ahead
+    of the system clock (the tolerance stage 03 gives records), else None: its records up to then
+    count as not in the future, and a watermark it leaves past the system clock makes every run on
+    the system clock refused, until --repair-watermark."""
+    system = (system_clock or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
+    pinned = datetime.fromisoformat(now)
+    if pinned - system <= timedelta(minutes=5):
+        return None
+    return (f"warning: --now {now} is ahead of the system clock ({system.isoformat(timespec='seconds')} UTC) by "
+            f"more than 5 minutes: records dated up to then are loaded, and if the watermark moves past the "
+            "system clock, later runs on the system clock are refused until it catches up (--repair-watermark "
+            "puts back the newest watermark that is not in the future)")
 
 
 def json_value(value):
@@ -50,13 +82,11 @@ def json_value(value):
 
 
 def write_json(path: str, result: dict, committed_run: int | None = None) -> None:
-    # written beside the target and renamed: a reader never sees half a file
+    # written beside the target and renamed, by safe_write's rules: a reader never sees half a
+    # file, and only a regular file (or none yet) is ever replaced
+    text = json.dumps(result, indent=2, default=json_value) + "\n"
     try:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(result, f, indent=2, default=json_value)
-            f.write("\n")
-        os.replace(tmp, path)
+        safe_write.write_text(path, text)
     except OSError as exc:
         done = f"run {committed_run} succeeded and was committed, but " if committed_run else ""
         raise OutputFailed(f"{done}--output {path} could not be written: {exc.strerror}") from None
@@ -164,3 +194,38 @@ def _size(n: int) -> str:
         if n < 1024 or unit == "GiB":
             return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1024
+
+
+def emit(text: str, done: str | None = None) -> None:
+    """Data on stdout. If it cannot be written (a full disk), the work is done all the same
+    (done says what it was): exit 5, not a failure. A reader that stopped reading (| head)
+    chose not to: exit 0."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        stdout_lost()
+    except OSError as exc:
+        stdout_lost()
+        what = f"{done}, but" if done else "the command is done, but"
+        raise OutputFailed(f"{what} its result could not be written to stdout: "
+                           f"{exc.strerror or type(exc).__name__}") from None
+
+
+def stdout_lost() -> None:
+    """Nothing more goes to a stdout that failed: not even the interpreter's flush at exit."""
+    try:
+        sys.stdout = open(os.devnull, "w")
+    except OSError:
+        pass
+
+
+def show(text: str) -> None:
+    """What a reading command prints: a reader that stops reading (| head) is not an error."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        stdout_lost()
+    except OSError as exc:
+        stdout_lost()
+        raise OutputFailed(f"nothing was changed, but the result could not be written to stdout: "
+                           f"{exc.strerror or type(exc).__name__}") from None

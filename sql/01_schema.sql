@@ -32,7 +32,8 @@ create table if not exists feeds (
 -- before feeds existed are that feed's.
 
 -- Records that failed validation, with their raw text and the reason.
--- One row per (feed, source, line_no, raw): rerunning a file adds no duplicates;
+-- One row per (feed, source, line_no, received_raw): rerunning a file adds no
+-- duplicates, even of a dead letter fixed (raw updated) and resolved since;
 -- lineage records each run that rejected it again.
 create table if not exists dead_letter (
     dead_letter_id  integer primary key,
@@ -43,7 +44,9 @@ create table if not exists dead_letter (
     reason          text not null,      -- the latest reason (a rule may have changed)
     status          text not null default 'open',  -- open | resolved
     resolved_by_run integer,            -- the run in which it passed validation
-    feed            text not null default 'events'
+    feed            text not null default 'events',
+    received_raw    text                -- the text as first rejected, which stage 06 matches;
+                                        -- never updated (raw is the one to fix: a replay sends raw)
 );
 create index if not exists dead_letter_by_position on dead_letter (source, line_no);
 
@@ -54,6 +57,19 @@ create table if not exists id_high_water (
     value  integer not null
 );
 create index if not exists dead_letter_by_run on dead_letter (run_id);
+
+-- The resolved dead letters --prune-history removed, by what a rerun of their
+-- file matches (06): their feed, file, line and text as first rejected. A
+-- rerun rejects such a record again as repeated, as when it was kept.
+create table if not exists dead_letter_pruned (
+    dead_letter_id  integer primary key,   -- the id it had
+    feed            text not null,
+    source          text not null,
+    line_no         integer not null,
+    received_raw    text not null,
+    resolved_by_run integer not null
+);
+create index if not exists dead_letter_pruned_by_position on dead_letter_pruned (source, line_no);
 
 -- Lineage: one entry per record per step it went through in a run (staged,
 -- then loaded | skipped | stale | superseded; or rejected), read through the
@@ -153,7 +169,10 @@ create table if not exists run_log (
     late_skipped     integer,              -- skipped, yet a run whose lookback reached them would have
     oldest_late      text,                 --   loaded them (late data); the oldest one's timestamp
     pruned_at        text,                 -- when --prune-history removed its lineage (its counts stay)
-    openlineage_run_id text                -- the run id of its OpenLineage events, if it was reported
+    openlineage_run_id text,               -- the run id of its OpenLineage events, if it was reported
+    process_started  text                  -- when the process of pid started: Linux, "TICKS/BOOT_ID"
+                                           -- (/proc/PID/stat); PostgreSQL, its backend's start;
+                                           -- NULL without /proc, and before schema version 7
 );
 
 -- The run's constants, filled by stage 03 in each engine's dialect.

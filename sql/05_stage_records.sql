@@ -51,6 +51,10 @@ select decided.*,
                        case
                            when _problem is not null then _problem
                            when _key is null         then replace(:key_columns, ', ', ' or ') || ' is missing'
+                           -- (PostgreSQL cannot index a longer key; both engines draw the line here:
+                           -- 05_stage_records.postgresql.sql counts bytes with octet_length)
+                           when length(cast(_key as blob)) > 2000
+                                                     then :key_columns || ' is longer than 2000 bytes'
                            when _ts_text is null     then :timestamp_column || ' is missing'
                            when _ts is null          then :timestamp_column || ' is not a valid timestamp: ' || _ts_text
                            when _ts > (select future_limit from run_context)
@@ -60,3 +64,10 @@ select decided.*,
                   from records_typed as records) as checked
        ) as decided
  order by _key, _ts, _record_no;
+
+-- Nor is such a key kept in lineage (whose key index would refuse it on
+-- PostgreSQL): the dead letter keeps the record as written.
+update run_batch
+   set _key = null
+ where _outcome = 'rejected'
+   and _reason = :key_columns || ' is longer than 2000 bytes';

@@ -166,7 +166,11 @@ def test_repair_restores_the_last_good_watermark_from_run_log(feed_loader):
     assert result.code == 0, result.stderr
     assert json.loads(result.stdout) == {"feed": loader.feed.name, "watermark_before": "garbage",
                                          "watermark": "2025-01-15T12:00:00",
-                                         "restored_from": "the last successful run in run_log"}
+                                         "restored_from": "the last successful run in run_log",
+                                         # nothing in the future (run/repair_watermark.sql)
+                                         "future_watermark": None, "future_limit": "2025-02-01T00:05:00",
+                                         "future_rows": 0, "future_rows_loaded_by_runs": None,
+                                         "future_rows_query": None}
     assert "garbage" in result.stderr
     assert loader.run(loader.sample).code == 0
 

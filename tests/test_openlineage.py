@@ -352,7 +352,7 @@ def test_a_stop_while_an_event_is_sent(loader, endpoint, slow_event):
         assert loader.rows("select status, error from run_log") == [("failed", "stopped by a signal; nothing was kept")]
     else:
         assert runner.returncode == 0, err
-        assert json.loads(out)["loaded"] == 5 and "the run was committed" in err and "rolled back" not in err
+        assert json.loads(out)["loaded"] == 5 and "stopped by SIGTERM after run 1 was committed" in err and "rolled back" not in err
         assert loader.rows("select status from run_log") == [("succeeded",)]
 
 

@@ -1,7 +1,8 @@
 """Databases written by earlier releases (c024a08: schema version 1, before feeds; ab383c7:
-version 2, feeds, lineage one row per entry; 127302b: version 4, lean lineage and late data)
-are upgraded in place by the next load, in one transaction, their history intact; reading
-commands and dry runs never upgrade them. The fixtures: tests/fixtures/release_*/."""
+version 2, feeds, lineage one row per entry; 127302b: version 4, lean lineage and late data;
+908bb10: version 6, prunable history and OpenLineage) are upgraded in place by the next load, in
+one transaction, their history intact; reading commands and dry runs never upgrade them. The
+fixtures: tests/fixtures/release_*/."""
 
 import hashlib
 import json
@@ -16,12 +17,15 @@ import sqlparse
 from conftest import ORDERS_SAMPLE, ROOT, SAMPLE
 
 # each release's fixtures, and the schema version its databases have
-RELEASES = {"c024a08": 1, "ab383c7": 2, "127302b": 4}
-CURRENT = 6  # this release's schema version
+RELEASES = {"c024a08": 1, "ab383c7": 2, "127302b": 4, "908bb10": 6}
+CURRENT = 7  # this release's schema version
 UPGRADES = {1: "002_feeds.sql, 003_lean_lineage.sql, 004_late_data.sql, 005_prunable_history.sql, "
-                "006_openlineage.sql",
-            2: "003_lean_lineage.sql, 004_late_data.sql, 005_prunable_history.sql, 006_openlineage.sql",
-            4: "005_prunable_history.sql, 006_openlineage.sql"}
+                "006_openlineage.sql, 007_received_raw_and_process_start.sql",
+            2: "003_lean_lineage.sql, 004_late_data.sql, 005_prunable_history.sql, 006_openlineage.sql, "
+               "007_received_raw_and_process_start.sql",
+            4: "005_prunable_history.sql, 006_openlineage.sql, 007_received_raw_and_process_start.sql",
+            6: "007_received_raw_and_process_start.sql"}
+LAST_UPGRADE = "007_received_raw_and_process_start.sql"
 # what release c024a08's tables had (and ab383c7's, among others): the upgrade must keep
 # every row of them as it was; lineage is read through the view that replaced the table
 V1_COLUMNS = {
@@ -160,11 +164,11 @@ def test_reading_commands_and_dry_runs_do_not_upgrade(old):
 def test_an_upgrade_that_fails_changes_nothing(old):
     before = v1_rows(old)
     sql = old.copy_sql()
-    upgrade = sql / "upgrade" / "006_openlineage.sql"  # the last step, after the others ran
+    upgrade = sql / "upgrade" / LAST_UPGRADE  # the last step, after the others ran
     upgrade.write_text(upgrade.read_text() + "\nalter table no_such_table add column x text;\n")
     result = old.run(SAMPLE)
     assert result.code == 1
-    assert "upgrade/006_openlineage.sql:" in result.stderr and "no_such_table" in result.stderr
+    assert f"upgrade/{LAST_UPGRADE}:" in result.stderr and "no_such_table" in result.stderr
     assert schema_version(old) == recorded_version(old) and v1_rows(old) == before
     old.sql_dir = ROOT / "sql"
     assert old.run(SAMPLE).code == 0 and schema_version(old) == CURRENT
@@ -211,9 +215,89 @@ def test_an_upgraded_database_has_the_schema_of_a_new_one(old, tmp_path, request
     (tmp_path / "new").mkdir()
     new = make_loader(old.engine, tmp_path / "new", request)
     assert new.run(SAMPLE).code == 0
-    for table in ("dead_letter", "lineage", "watermark", "run_log", "schema_version", "feeds",
-                  "lineage_before_v3", "lineage_record", "lineage_rejected", "lineage_run", "lineage_source"):
+    for table in ("dead_letter", "dead_letter_pruned", "lineage", "watermark", "run_log", "schema_version",
+                  "feeds", "lineage_before_v3", "lineage_record", "lineage_rejected", "lineage_run",
+                  "lineage_source"):
         assert columns(old, table) == columns(new, table), table
     # the feed's own table is its definition's, which no upgrade rewrites: a new one is WITHOUT
     # ROWID on SQLite (its key NOT NULL), an old one keeps its layout; its columns are the same
     assert [c[:2] for c in columns(old, "events")] == [c[:2] for c in columns(new, "events")]
+
+
+def with_fixed_dead_letters(loader):
+    """Release 908bb10's database (schema version 6), whose history holds issue 20's item 17:
+    fixme.csv's two rejects (dead letters 20, 21) fixed in raw and replayed (resolved by run 7),
+    then filed again by a rerun of the file (22, 23, open). Returns it and its copy of fixme.csv,
+    at which its dead letters are pointed."""
+    old = written_by(loader, "908bb10")
+    fixme = old.tmp / "fixme.csv"
+    shutil.copy(ROOT / "tests" / "fixtures" / "release_908bb10" / "fixme.csv", fixme)
+    old.rows("update dead_letter set source = ? where source like ?", str(fixme), "%/fixme.csv")
+    return old, fixme
+
+
+def test_an_upgraded_database_keeps_a_fixed_dead_letter_fixed(loader):
+    old, fixme = with_fixed_dead_letters(loader)
+    columns = "dead_letter_id, run_id, line_no, raw, reason, status, resolved_by_run"
+    before = old.rows(f"select {columns} from dead_letter order by 1")
+    assert [(d[0], d[5]) for d in before if d[0] >= 20] == [(20, "resolved"), (21, "resolved"),
+                                                            (22, "open"), (23, "open")]
+
+    rerun = old.run(fixme)  # upgrades it first
+
+    assert rerun.code == 0, rerun.stderr
+    # the dead letters filed again by that release match the rerun's rejects: nothing new
+    assert (rerun.summary["rejected"], rerun.summary["dead_letters"], rerun.summary["dead_letters_repeated"]) \
+        == (2, 0, 2)
+    assert old.rows(f"select {columns} from dead_letter order by 1") == before
+
+    # fixed and replayed now, they stay fixed: the original file again files nothing
+    old.rows("update dead_letter set raw = replace(replace(raw, ',ten', ',10'), '2025-01-32', '2025-01-12') "
+             "where dead_letter_id in (22, 23)")
+    replay = old.run("--replay-dead-letters")
+    assert replay.code == 0 and replay.summary["dead_letters_resolved"] == 2, replay.stderr
+    again = old.run(fixme)
+    assert again.code == 0, again.stderr
+    assert (again.summary["rejected"], again.summary["dead_letters"], again.summary["dead_letters_repeated"]) \
+        == (2, 0, 2)
+    assert old.rows("select count(*) from dead_letter") == [(len(before),)]
+    assert "upgrading" in rerun.stderr and f"to {CURRENT}" in rerun.stderr
+    # every dead letter's text as first rejected is the only text that release kept: raw (for 20
+    # and 21, as they were fixed); 22 and 23 keep theirs beside the fix
+    assert old.rows("select dead_letter_id, status, received_raw = raw from dead_letter order by 1") == [
+        (d[0], "resolved" if d[0] >= 20 else d[5], d[0] < 22) for d in before]
+
+
+def test_runs_recorded_before_version_7_are_still_told_dead_or_alive(loader):
+    """They have no process_started: the pid alone decides, as in the release that wrote them."""
+    import os
+    import socket
+    old = written_by(loader, "908bb10")
+    assert old.run("--upgrade").code == 0
+    assert old.rows("select count(*) from run_log where process_started is null") == [(8,)]
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    # as that release left a killed run (its process gone) and a live one ('running', between its
+    # transactions): run 7's pid is a process that ended, run 8's a live one (this test; on
+    # PostgreSQL an idle session of it)
+    session = None
+    if old.engine == "sqlite":
+        live = os.getpid()
+    else:
+        import psycopg
+        session = psycopg.connect(old.db, autocommit=True)
+        live = session.info.backend_pid
+    try:
+        for run_id, pid in ((7, gone.pid), (8, live)):
+            old.rows("update run_log set status = 'running', finished_at = null, host = ?, pid = ? where run_id = ?",
+                     socket.gethostname(), pid, run_id)
+        result = old.run(SAMPLE)
+        assert result.code == 0, result.stderr
+        assert old.rows("select run_id, status from run_log where run_id in (7, 8) order by 1") == [
+            (7, "interrupted"), (8, "running")]
+    finally:
+        if session:
+            session.close()
+    # the new run records its process's start
+    assert old.rows("select process_started is not null from run_log where run_id = ?",
+                    result.summary["run_id"]) == [(True,)]

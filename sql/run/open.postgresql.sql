@@ -6,6 +6,10 @@
 -- A live run is therefore either waiting for the lock or idle between its two
 -- transactions. A session in any other state is a killed runner's backend that
 -- the server is still tearing down (it may linger a moment after its rollback).
+-- A session with the run's pid that started at another time than the run's
+-- backend (process_started: its backend_start) is a later one given the same
+-- pid. A run recorded before schema version 7 has no process_started: its pid
+-- alone decides.
 -- (kept in interrupted_now: run/interrupted_runs.sql reads which runs this
 -- one found dead, to report them to OpenLineage)
 drop table if exists interrupted_now;
@@ -15,6 +19,8 @@ select run_id
  where status = 'running'
    and not exists (select 1 from pg_stat_activity as session
                     where session.pid = run_log.pid
+                      and (run_log.process_started is null
+                           or session.backend_start = cast(run_log.process_started as timestamptz))
                       and (session.state = 'idle' or session.wait_event_type = 'Lock'));
 
 update run_log
@@ -24,8 +30,8 @@ update run_log
  where run_id in (select run_id from interrupted_now);
 
 insert into run_log (run_id, feed, kind, status, started_at, source, format, header, lookback_seconds, host, pid,
-                     openlineage_run_id)
+                     openlineage_run_id, process_started)
 select coalesce(max(run_id), 0) + 1, :feed, :kind, 'running', :now, :source, :format, :header, :lookback_seconds,
-       :host, :pid, :openlineage_run_id
+       :host, :pid, :openlineage_run_id, :process_started
   from run_log
 returning run_id;

@@ -1,8 +1,9 @@
 -- python runner.py --prune-history AGE: removes the lineage of the runs that
 -- started before :prune_before (the run's clock minus AGE), of one feed or,
 -- when :only_feed is NULL, of every feed; and the dead letters those runs
--- resolved. Never a feed's target, its watermark or an open dead letter: a
--- dead letter first rejected by a pruned run stays until a run resolves it.
+-- resolved (their match keys stay, in dead_letter_pruned). Never a feed's
+-- target, its watermark or an open dead letter: a dead letter first rejected
+-- by a pruned run stays until a run resolves it.
 -- Every run keeps its row in run_log, with its counts, marked pruned_at.
 -- One transaction under the run lock (a dry run rolls it back); the last
 -- statement's row is printed as JSON.
@@ -57,6 +58,12 @@ having max(dead_letter_id) is not null
 on conflict (name) do update
    set value = case when excluded.value > id_high_water.value then excluded.value else id_high_water.value end;
 
+-- A removed dead letter's match key stays (stage 06): a rerun of its file
+-- rejects the record again as repeated, as it did while the row was kept.
+insert into dead_letter_pruned (dead_letter_id, feed, source, line_no, received_raw, resolved_by_run)
+select dead_letter_id, feed, source, line_no, coalesce(received_raw, raw), resolved_by_run
+  from dead_letter
+ where status = 'resolved' and resolved_by_run in (select run_id from pruned_run);
 delete from dead_letter where status = 'resolved' and resolved_by_run in (select run_id from pruned_run);
 
 update run_log

@@ -1,0 +1,74 @@
+-- PostgreSQL's version of run/repair_watermark.sql (read it there): the same rule,
+-- step for step; only the clock's 5 minutes (an interval, as in stage 03's twin)
+-- and the list of runs (string_agg) are written differently. Keep the two in step.
+drop table if exists watermark_repair;
+create temp table watermark_repair as
+select (select value from watermark where feed = :feed) as watermark_before,
+       to_char(cast(cast(:now as text) as timestamp) + interval '5 minutes', 'YYYY-MM-DD"T"HH24:MI:SS')
+           as future_limit,
+       (select watermark_after from run_log
+         where feed = :feed and status = 'succeeded' and watermark_after is not null
+         order by run_id desc limit 1) as from_run_log,
+       cast(null as integer) as from_run,
+       cast(null as text) as from_lineage,
+       cast(null as text) as passed_over;
+
+-- the last successful run's watermark is in the future: the newest one that is not
+update watermark_repair
+   set passed_over = from_run_log,
+       from_run = (select run_id from run_log
+                    where feed = :feed and status = 'succeeded' and watermark_after is not null
+                      and watermark_after <= watermark_repair.future_limit
+                    order by run_id desc limit 1)
+ where from_run_log > future_limit;
+update watermark_repair
+   set from_run_log = (select watermark_after from run_log where run_id = watermark_repair.from_run)
+ where passed_over is not null;
+
+-- no successful run to restore from: lineage's newest loaded timestamp, if not in the future
+update watermark_repair
+   set from_lineage = (select max(event_ts) from lineage
+                        where feed = :feed and step = 'loaded' and event_ts <= watermark_repair.future_limit),
+       passed_over = coalesce(passed_over,
+                              (select max(event_ts) from lineage
+                                where feed = :feed and step = 'loaded' and event_ts > watermark_repair.future_limit))
+ where from_run_log is null;
+
+-- the keys lineage says were loaded with a timestamp in the future, and by which runs
+drop table if exists future_loaded;
+create temp table future_loaded as
+select distinct run_id, event_id as future_key
+  from lineage
+ where feed = :feed and step = 'loaded'
+   and event_ts > (select future_limit from watermark_repair);
+
+delete from watermark where feed = :feed;
+
+insert into watermark (feed, value, run_id, updated_at)
+select :feed, coalesce(from_run_log, from_lineage), null, :now
+  from watermark_repair
+ where coalesce(from_run_log, from_lineage) is not null;
+
+select watermark_before,
+       coalesce(from_run_log, from_lineage) as watermark,
+       case when from_run_log is not null and passed_over is null then 'the last successful run in run_log'
+            when from_run_log is not null
+                then 'run ' || from_run || ', the last successful run whose watermark is not in the future'
+            when from_lineage is not null and passed_over is null then 'the newest record lineage says was loaded'
+            when from_lineage is not null
+                then 'the newest record lineage says was loaded that is not in the future'
+            when passed_over is not null
+                then 'nothing (no successful run and no loaded record that is not in the future): '
+                     || 'the watermark was removed'
+            else 'nothing (no successful run, nothing loaded): the watermark was removed'
+       end as restored_from,
+       passed_over as future_watermark,
+       future_limit,
+       (select count(distinct future_key) from future_loaded) as future_rows,
+       (select string_agg(cast(run_id as text), ', ' order by run_id)
+          from (select distinct run_id from future_loaded) as runs) as future_rows_loaded_by_runs,
+       case when exists (select 1 from future_loaded)
+            then 'select * from ' || :target || ' where ' || :timestamp_column || ' > ''' || future_limit
+                 || ''' order by ' || :timestamp_column
+       end as future_rows_query
+  from watermark_repair;
