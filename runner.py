@@ -30,6 +30,7 @@ if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # (not if it 
     signal.signal(signal.SIGINT, _stopped_early)
 
 import argparse  # noqa: E402
+import errno  # noqa: E402
 import re  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -150,6 +151,12 @@ def parse_args(argv):
                      "would keep nothing); give the database file's path")
     if not 0 <= args.lock_timeout <= 86400:
         parser.error("--lock-timeout is a number of seconds between 0 and 86400")
+    for option, path in [*(("INPUT", name) for name in args.inputs if name != "-"), ("--output", args.output),
+                         ("--db", args.db if engine_name(args.db) == "sqlite" else None),
+                         ("--feed", args.feed if args.feed and feed.is_path(args.feed) else None),
+                         ("--sql-dir", args.sql_dir)]:
+        if path and _symlink_loop(path):
+            parser.error(f"{option} {path} is a symbolic link that leads back to itself")
     if args.output and not Path(args.output).resolve().parent.is_dir():
         parser.error(f"--output {args.output}: the directory does not exist")
     if args.output and (why := output_refusal(args)):
@@ -180,6 +187,16 @@ def output_refusal(args) -> str | None:
         for twin in ("", ".sqlite", ".postgresql"):
             protected[str(definition.with_name(definition.stem + twin + ".sql"))] = "the feed's definition"
     return safe_write.refusal(args.output, protected, {args.sql_dir: "a file under --sql-dir (the SQL files)"})
+
+
+def _symlink_loop(path: str) -> bool:
+    try:
+        Path(path).resolve()
+    except RuntimeError:  # (Python before 3.13 says a loop so; later ones resolve what they can)
+        return True
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 def duration_seconds(text: str, option: str) -> int:

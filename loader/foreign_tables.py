@@ -18,7 +18,27 @@ from .sqlite_db import key_text
 RELEASE_1_RUN_LOG = ("run_id", "kind", "status", "started_at", "source")
 
 
-def refuse(session, version: int | None, with_target: bool) -> None:
+# What the loader's own schema_version has (since it was created, by upgrade 002).
+SCHEMA_VERSION = ("version", "applied_at", "description")
+
+
+def refuse_foreign_schema_version(session) -> None:
+    """A schema_version table another program made is not a sign of the loader's."""
+    columns = [c for table, c in session.execute_all(session.plan.hooks["existing_columns"])
+               if table == "schema_version"]
+    missing = [c for c in SCHEMA_VERSION if c not in columns]
+    if missing:
+        raise not_the_loaders(session, f"schema_version (it lacks {', '.join(missing)})")
+
+
+def not_the_loaders(session, problems: str) -> DatabaseUnusable:
+    return DatabaseUnusable(
+        f"{session.db.display} holds tables the loader would write that another program made: "
+        f"{problems}. No release of the loader wrote them; nothing was written. Give --db a "
+        "database of its own (or a new file)")
+
+
+def refuse(session, version: int | None) -> None:
     """Raise DatabaseUnusable naming each table that lacks the columns the loader needs."""
     existing: dict[str, list[str]] = {}
     for table, column in session.execute_all(session.plan.hooks["existing_columns"]):
@@ -26,7 +46,7 @@ def refuse(session, version: int | None, with_target: bool) -> None:
     if version == 1:  # an earlier release's database, if its run_log is one
         wanted = {"run_log": list(RELEASE_1_RUN_LOG)}
     else:
-        wanted = needed_columns(session, with_target)
+        wanted = needed_columns(session)
     problems = []
     for table, columns in wanted.items():
         if table in existing:
@@ -34,13 +54,10 @@ def refuse(session, version: int | None, with_target: bool) -> None:
             if missing:
                 problems.append(f"{table} (it lacks {', '.join(missing)})")
     if problems:
-        raise DatabaseUnusable(
-            f"{session.db.display} holds tables the loader would write that another program made: "
-            f"{'; '.join(problems)}. It has no schema_version table, so no release of the loader "
-            "wrote it; nothing was written. Give --db a database of its own (or a new file)")
+        raise not_the_loaders(session, "; ".join(problems))
 
 
-def needed_columns(session, with_target: bool) -> dict[str, list[str]]:
+def needed_columns(session) -> dict[str, list[str]]:
     """The loader's tables and views and their columns, as its SQLite schema creates them in a
     scratch database in memory (both engines' schemas name the same columns)."""
     plan = session.plan
@@ -49,9 +66,7 @@ def needed_columns(session, with_target: bool) -> dict[str, list[str]]:
     scratch = sqlite3.connect(":memory:")
     scratch.create_function("key_text", -1, key_text, deterministic=True)
     try:
-        statements = [*plan.hooks["lineage_layout"], *plan.schema]
-        if with_target:
-            statements += plan.feed.sections["target"]
+        statements = [*plan.hooks["lineage_layout"], *plan.schema, *plan.feed.sections["target"]]
         for statement in statements:
             scratch.execute(statement.text, session.params)
         rows = scratch.execute(plan.hooks["existing_columns"][0].text).fetchall()

@@ -270,7 +270,8 @@ def _report(args, invocation: Invocation, run: Load, summary: dict, inputs: Inpu
     if args.report and by_step is not None:
         summary["lineage_by_step"] = by_step
         invocation.say(report.lineage_table(summary["run_id"], by_step))
-    see_rejects = None if args.dry_run else \
+    # (rejects that repeat dead letters fixed and resolved since leave none open to show)
+    see_rejects = None if args.dry_run or not run.session.read_only_query("has_open_dead_letters") else \
         invocation.shell(f"select * from open_dead_letters where feed = '{summary['feed']}'")
     invocation.say(("dry run, nothing kept: " if args.dry_run else "") + report.summary_line(summary, see_rejects))
     if summary["late_skipped"] and inputs is not None:

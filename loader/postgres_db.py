@@ -97,10 +97,14 @@ class PostgresEngine:
     def _connect(self) -> None:
         import psycopg
         try:
-            self.conn = psycopg.connect(self._url, autocommit=True)  # BEGIN/COMMIT are the runner's
-        except psycopg.Error as exc:
+            self._session()
+        except psycopg.Error as exc:  # (also a session the server ends while it is set up)
             raise DatabaseUnusable(f"cannot connect to {self.display}: "
                                    f"{hide_secrets(str(exc), self._url).strip()}") from None
+
+    def _session(self) -> None:
+        import psycopg
+        self.conn = psycopg.connect(self._url, autocommit=True)  # BEGIN/COMMIT are the runner's
         self.cursor = self.conn.cursor()
         # lock_timeout bounds the wait for the run lock (and any row lock)
         self.cursor.execute("select set_config('lock_timeout', %s, false)",

@@ -24,7 +24,7 @@ def trace(args, invocation: Invocation) -> None:
     result = {"feed": feed.name, "key_columns": feed.key_columns, "key": key, "target": feed.target,
               "missing_table": missing_table, "current": current,
               "pruned": pruned[0] if pruned and pruned[0]["runs_pruned"] else None, "history": history}
-    report.show(report.trace_text(result))
+    report.emit(report.trace_text(result), done="nothing was changed")
     if args.output:
         report.write_json(args.output, result)
 
@@ -35,7 +35,7 @@ def runs(args, invocation: Invocation) -> None:
                       invocation, progress_for(args))
     session.check_readable("--runs")
     history = session.read_only_query("history", only_feed=only_feed)
-    report.show(report.runs_table(history))
+    report.emit(report.runs_table(history), done="nothing was changed")
     if args.output:
         report.write_json(args.output, {"runs": history})
 

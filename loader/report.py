@@ -218,14 +218,3 @@ def stdout_lost() -> None:
     except OSError:
         pass
 
-
-def show(text: str) -> None:
-    """What a reading command prints: a reader that stops reading (| head) is not an error."""
-    try:
-        print(text, flush=True)
-    except BrokenPipeError:
-        stdout_lost()
-    except OSError as exc:
-        stdout_lost()
-        raise OutputFailed(f"nothing was changed, but the result could not be written to stdout: "
-                           f"{exc.strerror or type(exc).__name__}") from None

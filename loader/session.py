@@ -38,6 +38,7 @@ class Session:
         # set once a COMMIT was sent: a stop before it cannot have kept anything; one during
         # or after it is settled by what the database says (each command's settle)
         self.commit_started = False
+        self.foreign_checked = False
 
     def say(self, message: str) -> None:
         self.invocation.say(message)
@@ -114,6 +115,11 @@ class Session:
 
     def begin(self) -> None:
         self.commit_started = False
+        if not self.foreign_checked:  # before anything is written, even the switch to WAL
+            self.foreign_checked = True
+            version = self.schema_version()
+            if version is None or version == 1:  # never write into another program's tables
+                foreign_tables.refuse(self, version)
         try:
             self.db.begin()
         except self.db.Error as exc:
@@ -166,8 +172,6 @@ class Session:
         section, which are idempotent."""
         version, current = self.schema_version(), self.plan.schema_version
         self._refuse_newer(version)
-        if version is None or version == 1:  # never write into another program's tables
-            foreign_tables.refuse(self, version, with_target)
         pending = [u for u in self.plan.upgrades if version is not None and u[0] > version]
         if pending:
             self.say(f"upgrading {self.db.display} from schema version {version} to {current} "
@@ -188,10 +192,16 @@ class Session:
         self.execute_all(self.plan.hooks["functions"])
 
     def schema_version(self) -> int | None:
-        """None for a database no run has used; 1 for one written before versions were recorded."""
+        """None for a database no run has used; 1 for one written before versions were recorded.
+        A schema_version table that is not the loader's (another program's) is refused."""
         tables = {row[0] for row in self.execute_all(self.plan.hooks["schema_tables"])}
         if "schema_version" in tables:
-            return self.execute_all(self.plan.hooks["schema_version"])[0][0]
+            foreign_tables.refuse_foreign_schema_version(self)
+            version = self.execute_all(self.plan.hooks["schema_version"])[0][0]
+            if not isinstance(version, int):
+                raise foreign_tables.not_the_loaders(self, f"schema_version (its version is {version!r}, "
+                                                           "not a number)")
+            return version
         return 1 if "run_log" in tables else None
 
     def _refuse_newer(self, version: int | None) -> None:

@@ -59,7 +59,10 @@ class SQLiteEngine:
         self.conn.create_function("process_is_alive", 1, process_is_alive, deterministic=False)
         # what sql/run/functions.postgresql.sql defines on PostgreSQL, for feed definitions
         self.conn.create_function("key_text", -1, key_text, deterministic=True)
+        # PostgreSQL's octet_length, which SQLite has only from 3.43 (stage 05 measures keys with it)
+        self.conn.create_function("octet_length", 1, octet_length, deterministic=True)
         self.cursor = self.conn.cursor()
+        self.wal = False  # (begin switches the file to WAL)
         self.pid = os.getpid()  # run/open.sql checks it to tell a killed run from a live one,
         self.process_started = process_started(self.pid)  # with when it started (pids are reused)
 
@@ -68,10 +71,6 @@ class SQLiteEngine:
             # a short busy timeout; begin() retries up to lock_timeout in Python,
             # so Ctrl-C and SIGTERM are handled while waiting for another run
             self.conn = sqlite3.connect(path, isolation_level=None, timeout=0.2)
-            # WAL lets people read the database (sqlite3 shell) while a load runs.
-            # (Switching a new file to WAL takes a lock: a second run starting at
-            # the same moment waits for it like for any other run.)
-            self.while_locked(lambda: self.conn.execute("pragma journal_mode = wal"))
             # 12 MiB of page cache (the default is 2 MiB). SQLite's sorter may use as much
             # again (stage 05 sorts the batch by key), so memory stays flat however large
             # the batch. Since the stages write in key order, 24 MiB bought no speed,
@@ -130,6 +129,14 @@ class SQLiteEngine:
         pass  # a stop is raised between SQLite's calls, never inside one: the connection is fine
 
     def begin(self) -> None:
+        if not self.wal:
+            # WAL lets people read the database (sqlite3 shell) while a load runs. Switched
+            # on at the first write, not when the file is opened: switching writes the file's
+            # header, and a file the loader must refuse (another program's) is left as it was.
+            # (It takes a lock: a second run starting at the same moment waits for it like for
+            # any other run.)
+            self.while_locked(lambda: self.conn.execute("pragma journal_mode = wal"))
+            self.wal = True
         # IMMEDIATE takes the write lock now, waiting up to the lock timeout,
         # so two runs never interleave and neither deadlocks halfway through.
         self.while_locked(lambda: self.cursor.execute("begin immediate"))
@@ -271,6 +278,13 @@ def _check_path_parts(name: str) -> None:
         if head != SQLITE_MAGIC:
             raise DatabaseUnusable(f"{path} is not a SQLite database; "
                                    "refusing to touch it (pass another --db)")
+
+
+def octet_length(value):
+    """The length of a value's text in UTF-8 bytes, as PostgreSQL's octet_length."""
+    if value is None:
+        return None
+    return len(value) if isinstance(value, bytes) else len(str(value).encode("utf-8", "surrogatepass"))
 
 
 def key_text(*parts):

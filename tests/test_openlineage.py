@@ -330,11 +330,13 @@ def test_a_stop_while_an_event_is_sent(loader, endpoint, slow_event):
     be); while COMPLETE is sent: the run was committed, and says so."""
     server, handler = endpoint
     handler.delay = 0.0
+    arrived = threading.Event()
 
     def do_POST(self, original=handler.do_POST):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         event = json.loads(body)
         if event["eventType"] == slow_event:
+            arrived.set()
             time.sleep(30)
         type(self).received.append((self.path, event))
         self.send_response(200)
@@ -344,7 +346,7 @@ def test_a_stop_while_an_event_is_sent(loader, endpoint, slow_event):
     runner = subprocess.Popen([sys.executable, str(ROOT / "runner.py"), str(SAMPLE), "--db", str(loader.db)],
                               env={**clean, "OPENLINEAGE_URL": f"http://127.0.0.1:{server.server_port}"},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    assert arrived.wait(60), "the event never came"  # the runner is sending it now
     runner.send_signal(signal.SIGTERM)
     out, err = runner.communicate(timeout=60)
     if slow_event == "START":

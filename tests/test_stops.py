@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
-from conftest import ROOT, SAMPLE
+from conftest import ROOT, SAMPLE, make_loader
 
 NOW = "2025-03-01T00:00:00"
 B2 = ROOT / "tests" / "fixtures" / "release_127302b" / "b2.csv"
@@ -132,3 +134,47 @@ def test_openlineage_hears_complete_when_the_stop_came_after_the_commit(loader, 
     assert done.returncode == 0, done.stderr
     sent = [json.loads(line)["eventType"] for line in events.read_text().splitlines()]
     assert sent == ["START", "COMPLETE"]
+
+
+SLOW_COMMIT = """
+-- (a test's stage) makes the load's COMMIT last a few seconds: a deferred trigger that sleeps,
+-- deaf to the cancel a stopped runner sends, so the COMMIT goes through while the runner is stopped
+create or replace function slow_commit() returns trigger language plpgsql as $$
+begin
+    begin
+        perform pg_sleep(3);
+    exception when query_canceled then
+        null;
+    end;
+    return null;
+end
+$$;
+drop trigger if exists slow_commit on run_log;
+create constraint trigger slow_commit after update on run_log deferrable initially deferred
+    for each row execute function slow_commit();
+update run_log set finished_at = finished_at where run_id = :run_id;
+"""
+
+
+def test_postgresql_a_sigterm_while_commit_is_in_flight_waits_for_it(request, tmp_path):
+    """A real signal while the server runs the load's COMMIT: the runner cancels and reconnects,
+    waits for the run lock (the COMMIT ends first), finds the run committed and says so."""
+    loader = make_loader("postgresql", tmp_path, request)
+    sql_dir = loader.copy_sql()
+    (sql_dir / "13_slow_commit.sql").write_text(SLOW_COMMIT)
+    assert loader.run(SAMPLE).code == 0
+    cmd = [sys.executable, str(ROOT / "runner.py"), str(B2), "--db", str(loader.db), "--sql-dir", str(sql_dir),
+           "--now", NOW]
+    runner = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not loader.rows("select 1 from pg_stat_activity where query = 'commit' and state = 'active' "
+                          "and wait_event = 'PgSleep'"):
+        assert time.monotonic() < deadline and runner.poll() is None, runner.communicate()
+        time.sleep(0.05)
+    runner.send_signal(signal.SIGTERM)
+    out, err = runner.communicate(timeout=60)
+    assert runner.returncode == 0, err
+    assert "stopped by SIGTERM after run 2 was committed" in err
+    assert json.loads(out)["run_id"] == 2
+    assert loader.rows("select status from run_log where run_id = 2") == [("succeeded",)]
+    assert "evt-008" in loader.events()  # b2.csv's new record
