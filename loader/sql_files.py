@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlparse
 from sqlparse import tokens as T
+from sqlparse.engine import FilterStack
 
 from .errors import Refused
 
@@ -122,7 +122,7 @@ def split_text(path: Path, text: str, first_line: int = 1) -> list[Statement]:
     """The statements of text taken from path, where text starts on first_line."""
     statements = []
     line = first_line
-    for parsed in sqlparse.parse(text):
+    for parsed in _split(text):
         chunk = str(parsed)
         offset = _lines_before_code(parsed)
         if offset is not None:
@@ -130,6 +130,13 @@ def split_text(path: Path, text: str, first_line: int = 1) -> list[Statement]:
                                         _to_pyformat(parsed).strip()))
         line += chunk.count("\n")
     return statements
+
+
+def _split(text: str):
+    """sqlparse's statements, their tokens flat: what sqlparse.parse gives without grouping
+    tokens into a tree, which nothing here reads (every use flattens) and which cost nine
+    tenths of reading the plan, a third of a second on every run."""
+    return FilterStack().run(text)
 
 
 def check_params(statements: list[Statement], supplied: set[str]) -> None:
