@@ -14,7 +14,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 
 from bench.generate_batch import write_batch
 from conftest import ROOT, SAMPLE, Loader
