@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager
 
 from . import foreign_tables, test_stop
-from .errors import DatabaseUnusable, LoaderError, Refused, StageFailed, Stops
+from .errors import DatabaseUnusable, LoaderError, Refused, StageFailed
 from .invocation import RUNNER, Invocation
 from .plan import Plan
 from .progress import Progress
@@ -242,4 +242,4 @@ class Stopped(LoaderError):
 
 
 def is_stop(exc: BaseException) -> bool:
-    return isinstance(exc, (KeyboardInterrupt, SystemExit)) or exc is Stops.requested
+    return isinstance(exc, (KeyboardInterrupt, SystemExit))
