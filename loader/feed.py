@@ -27,10 +27,21 @@ SECTIONS = {
     "versions": "the view stored_versions (each record of run_batch whose key the target holds, and its "
                 "stored timestamp)",
     "upsert": "the guarded upsert of run_batch's loaded records into the target",
+    "delete": "removes (deletes = 'hard') or marks (deletes = 'soft') the rows of run_batch's deleted records",
     "trace": "select the target's current row for :key (for --trace)",
 }
+# A section only some feeds have: the delete section, for a feed that declares deletes.
+OPTIONAL_SECTIONS = ("delete",)
 DECLARED = ("feed", "target", "key_columns", "timestamp_column", "timestamp_format", "input_columns")
+# What a declaration may leave out, and what it then means: every definition written before
+# these existed loads unchanged. The values each may take (the first is the default).
+DECLARED_CHOICES = {"deletes": ("none", "hard", "soft"),
+                    "corrections": ("report", "apply"),
+                    "history": ("off", "on")}
+# the choices the loader does not carry out yet (issues 22 and 23)
+NOT_YET = {"corrections": "apply", "history": "on"}
 TIMESTAMP_FORMATS = ("iso8601", "unix_seconds")
+GIVES_DELETE = re.compile(r"\b_delete\b", re.IGNORECASE)
 FEED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 TABLE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)?$")
 _WITHOUT_ROWID = re.compile(r"\)\s*without\s+rowid", re.IGNORECASE)
@@ -47,13 +58,15 @@ class Feed:
     input_columns: list[str]
     sections: dict[str, list[Statement]]
     versions_in_records: bool = False  # written for schema version 2: stored_versions in its records section
+    deletes: str = "none"          # none | hard (the row is removed) | soft (the row is marked)
+    deleted_column: str | None = None  # soft: the target's column that marks a deleted row
 
     @property
     def params(self) -> dict:
         """What every statement gets bound (the generic stages' view of this feed)."""
         return {"feed": self.name, "target": self.target, "key_columns": ", ".join(self.key_columns),
                 "timestamp_column": self.timestamp_column, "timestamp_format": self.timestamp_format,
-                "feed_definition": str(self.path)}
+                "feed_definition": str(self.path), "deletes": self.deletes}
 
 
 def is_path(option: str) -> bool:
@@ -120,7 +133,7 @@ def read(path: Path, engine: str, by_name: str | None = None) -> Feed:
         any((st.created_view or "").lower() == "stored_versions" for st in sections.get("records", []))
     if versions_in_records:
         sections["versions"] = []  # a definition written for schema version 2 (its records section has it)
-    missing = [name for name in SECTIONS if name not in sections]
+    missing = [name for name in SECTIONS if name not in sections and name not in OPTIONAL_SECTIONS]
     if missing:
         raise Refused(f"{path} has no section {', '.join(missing)}: a feed definition has the sections "
                       + "; ".join(f"'-- section: {n}' ({what})" for n, what in SECTIONS.items())
@@ -130,11 +143,53 @@ def read(path: Path, engine: str, by_name: str | None = None) -> Feed:
         raise Refused(f"{path} declares the feed '{declared['feed']}', not '{by_name}': a feed is known by "
                       f"the name it declares. Change feed in its declare section to '{by_name}' "
                       "(or load it with --feed PATH)")
+    _check_deletes(path, declared, sections)
     return Feed(path=path, name=declared["feed"], target=declared["target"],
                 key_columns=_names(declared["key_columns"]), timestamp_column=declared["timestamp_column"],
                 timestamp_format=declared["timestamp_format"],
                 input_columns=_names(declared["input_columns"]), sections=sections,
-                versions_in_records=versions_in_records)
+                versions_in_records=versions_in_records, deletes=declared["deletes"],
+                deleted_column=declared.get("deleted_column"))
+
+
+def _check_deletes(path: Path, declared: dict, sections: dict[str, list[Statement]]) -> None:
+    """A feed that declares deletes says which records are deletions (_delete) and how to apply
+    them (its delete section); one that does not has neither."""
+    deletes = declared["deletes"]
+    gives_delete = any(GIVES_DELETE.search(_without_comments(st.text)) for st in sections["records"])
+    where = sections["declare"][0].where
+    if deletes == "none":
+        if gives_delete or "delete" in sections:
+            what = " and ".join(w for w, has in (("its records section gives _delete", gives_delete),
+                                                 ("it has a delete section", "delete" in sections)) if has)
+            raise Refused(f"{where}: the feed declares no deletes, but {what}. Declare deletes = 'hard' "
+                          "(a deletion removes the row) or 'soft' (it marks the row), or take them out "
+                          "(docs/feeds.md, Deletes)")
+        return
+    lacking = [what for what, has in (
+        ("its records section gives no _delete (1 for a record that deletes its key, else 0)", gives_delete),
+        ("it has no '-- section: delete' (the statement that removes or marks the deleted rows)",
+         "delete" in sections)) if not has]
+    if lacking:
+        raise Refused(f"{path}: the feed declares deletes = '{deletes}', but " + "; and ".join(lacking)
+                      + " (see sql/feeds/prices.sql and docs/feeds.md, Deletes)")
+    if deletes == "soft":
+        # the mark is set by the delete section and cleared by the upsert (a newer record brings
+        # the key back): a section that never names the column cannot do its half
+        mark = re.compile(rf"\b{re.escape(declared['deleted_column'])}\b", re.IGNORECASE)
+        silent = [name for name in ("upsert", "delete")
+                  if not any(mark.search(_without_comments(st.text)) for st in sections[name])]
+        if silent:
+            raise Refused(f"{path}: the feed marks deleted rows in {declared['deleted_column']} (deletes = 'soft'), "
+                          f"which its {' and '.join(silent)} section{'s' if len(silent) > 1 else ''} never "
+                          f"name{'' if len(silent) > 1 else 's'}: the delete section sets it to the deletion's "
+                          f"version, the upsert clears it ({declared['deleted_column']} = null in its set list), "
+                          "so that a newer record brings the key back (docs/feeds.md, Deletes)")
+
+
+def _without_comments(text: str) -> str:
+    """The SQL without its -- comments (a comment may mention _delete without giving it)."""
+    return "\n".join(re.sub(r"--.*$", "", line) for line in text.splitlines())
 
 
 def _sections(path: Path) -> dict[str, list[Statement]]:
@@ -169,14 +224,37 @@ def _declaration(path: Path, statements: list[Statement]) -> dict:
     except sqlite3.Error as exc:
         raise Refused(f"{where}: the declare section must be a select of constants: {exc}") from None
     names = [d[0] for d in cursor.description or ()]
-    if len(row) != 1 or sorted(names) != sorted(DECLARED):
+    optional = [*DECLARED_CHOICES, "deleted_column"]
+    if len(row) != 1 or not set(DECLARED) <= set(names) <= set(DECLARED) | set(optional) \
+            or len(set(names)) != len(names):
         raise Refused(f"{where}: the declare section selects one row with the columns {', '.join(DECLARED)} "
+                      f"and, if the feed needs them, {', '.join(optional)} "
                       f"(it selects {', '.join(names) or 'nothing'})")
     declared = dict(zip(names, row[0]))
     for name, value in declared.items():
         if not isinstance(value, str) or not value.strip():
             raise Refused(f"{where}: {name} must be a non-empty text, not {value!r}")
         declared[name] = value.strip()
+    for name, choices in DECLARED_CHOICES.items():
+        value = declared.setdefault(name, choices[0])
+        if NOT_YET.get(name) == value:
+            raise Refused(f"{where}: {name} = '{value}' is not carried out by this release yet: "
+                          f"leave it out, or declare {name} = '{choices[0]}'")
+        if value not in choices:
+            allowed = [c for c in choices if NOT_YET.get(name) != c]
+            raise Refused(f"{where}: {name} is " + (" or ".join(f"'{c}'" for c in allowed) if len(allowed) < 3
+                                                      else "one of " + ", ".join(f"'{c}'" for c in allowed))
+                          + f", not {value!r}")
+    soft = declared["deletes"] == "soft"
+    if soft != ("deleted_column" in declared):
+        raise Refused(f"{where}: " + (
+            "deletes = 'soft' marks a deleted row in a column of the target: name it, e.g. "
+            "'deleted_at' as deleted_column" if soft else
+            f"deleted_column is for deletes = 'soft' (this feed declares deletes = '{declared['deletes']}'): "
+            "leave it out, or declare deletes = 'soft'"))
+    if soft and not re.match(r"^[A-Za-z_]\w*$", declared["deleted_column"]):
+        raise Refused(f"{where}: deleted_column is the name of a column of the target (letters, digits, "
+                      f"'_'), not {declared['deleted_column']!r}")
     if not FEED_NAME.match(declared["feed"]):
         raise Refused(f"{where}: the feed name {declared['feed']!r} may hold letters, digits, '_', '.' and '-'")
     if not TABLE_NAME.match(declared["target"]):

@@ -14,7 +14,7 @@ from .sql_files import STAGE_NAME, Statement, check_params, discover_stages, dis
 # The named parameters bound to every statement: the run's, and the feed's (feed.Feed.params).
 STAGE_PARAMS = {"run_id", "now", "source", "watermark", "lookback_seconds", "runner", "runner_options",
                 "command_note", "feed", "target", "key_columns", "timestamp_column", "timestamp_format",
-                "feed_definition"}
+                "feed_definition", "deletes"}
 # The runner's own statements (sql/run/) and the feed's trace section also get these.
 HOOK_PARAMS = STAGE_PARAMS | {"kind", "format", "header", "host", "pid", "process_started", "error", "key",
                               "only_feed", "schema_version", "description", "prune_before", "openlineage_run_id"}
@@ -23,13 +23,14 @@ HOOKS = ("schema_tables", "schema_version", "record_schema_version", "lineage_la
          "failed", "read_watermark", "refusals", "summary", "lineage_by_step", "history", "repair_watermark",
          "replay_source", "trace", "pruned_history", "prune_history", "database_size", "reuse_space", "vacuum",
          "interrupted_runs", "openlineage_inputs", "openlineage_rejects", "replay_headers", "has_open_dead_letters",
-         "pruned_count", "existing_columns")
+         "pruned_count", "existing_columns", "tombstone")
 
 # Where a feed's sections run among the numbered stages: right after the stage numbered here.
 # (02 checks that the input has the feed's columns before its views are built on them;
-# versions reads run_batch, which 05 fills; the upsert follows 09, which decides each
-# record's outcome.) Its target section runs with the schema stage, in the opening transaction.
-FEED_SECTIONS_AFTER = {"records": 2, "versions": 5, "upsert": 9}
+# versions reads run_batch, which 05 fills; the upsert, and the delete section of a feed
+# that has one, follow 09, which decides each record's outcome.) Its target section runs
+# with the schema stage, in the opening transaction.
+FEED_SECTIONS_AFTER = {"records": 2, "versions": 5, "upsert": 9, "delete": 9}
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,19 @@ class Plan:
         feed_path = feeds.find(feed_option, sql_dir)
         feed = feeds.read(feed_path, engine, by_name=None if feed_option and feeds.is_path(feed_option)
                           else feed_option or feeds.DEFAULT_FEED)
+        sections = {name: after for name, after in FEED_SECTIONS_AFTER.items() if name in feed.sections}
+        # the stages read the feed's records as feed_changes: with _delete, which a feed without
+        # deletes does not give (sql/run/changes_*.sql)
+        changes = split_file(sql_dir / "run" / ("changes_with_deletes.sql" if feed.deletes != "none"
+                                                else "changes_without_deletes.sql"))
         stages = []
         for path in files[1:]:
             stages.append(Step(path.name, split_file(path)))
             number = int(path.name.split("_", 1)[0])
-            stages += [Step(f"{feed_path.parent.name}/{feed_path.name}: {section}", feed.sections[section])
-                       for section, after in FEED_SECTIONS_AFTER.items() if after == number]
-        if len(stages) != len(files) - 1 + len(FEED_SECTIONS_AFTER):
+            stages += [Step(f"{feed_path.parent.name}/{feed_path.name}: {section}",
+                            feed.sections[section] + (changes if section == "records" else []))
+                       for section, after in sections.items() if after == number]
+        if len(stages) != len(files) - 1 + len(sections):
             raise Refused(f"{sql_dir} lacks a stage numbered "
                           + " or ".join(f"{n:02d}" for n in sorted(set(FEED_SECTIONS_AFTER.values())))
                           + ", after which the feed's sections run")

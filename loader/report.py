@@ -12,9 +12,11 @@ from . import safe_write
 from .errors import OutputFailed
 
 
-def summary_line(s: dict, see_rejects: str | None = None) -> str:
-    """see_rejects: a command that shows the run's rejects (none for a dry run: it kept none)."""
+def summary_line(s: dict, see_rejects: str | None = None, deletes: bool = False) -> str:
+    """see_rejects: a command that shows the run's rejects (none for a dry run: it kept none);
+    deletes: whether the feed declares deletes (only such a feed has deletions to count)."""
     parts = [f"{s['loaded']} loaded ({s['inserted']} new, {s['updated']} updated)",
+             *([f"{s['deleted']} deleted"] if deletes or s.get("deleted") else []),
              f"{s['skipped']} skipped by the watermark", f"{s['stale']} stale",
              f"{s['superseded']} superseded", f"{s['rejected']} rejected"]
     line = f"run {s['run_id']} ({s['feed']}): {s['input_records']} records: " + ", ".join(parts)
@@ -94,7 +96,9 @@ def write_json(path: str, result: dict, committed_run: int | None = None) -> Non
 
 def runs_table(runs: list[dict]) -> str:
     # what tells runs apart: the file, and what became of its records (a late file is not a rerun)
-    columns = ("run_id", "feed", "kind", "status", "started_at", "source", "input_records", "loaded", "skipped",
+    # (deleted: only where some run deleted, as only a feed that declares deletes can)
+    columns = ("run_id", "feed", "kind", "status", "started_at", "source", "input_records", "loaded",
+               *(("deleted",) if any(run.get("deleted") for run in runs) else ()), "skipped",
                "late_skipped", "stale", "rejected", "watermark_after", "pruned_at", "error")
     # the error comes last and whole: it is what the reader is looking for
     rows = [[_cell(run.get(c), keep_end=c == "source") for c in columns[:-1]]
@@ -113,6 +117,10 @@ def trace_text(result: dict) -> str:
         lines.append(f"not in {target}: there is no table to look in ({result['missing_table']}): no load of "
                      f"the feed {result['feed']} has created it yet, or its definition's trace section "
                      "names another table")
+    deleted = result.get("deleted")
+    if deleted:
+        lines.append(f"deleted at {deleted['version']} by run {deleted['run_id']} "
+                     f"({deleted['source']}:{deleted['line_no']}): a record of this key not newer than that is stale")
     pruned = result.get("pruned")
     if pruned:
         runs = "1 of the feed's runs" if pruned["runs_pruned"] == 1 else \

@@ -72,7 +72,7 @@ create table if not exists dead_letter_pruned (
 create index if not exists dead_letter_pruned_by_position on dead_letter_pruned (source, line_no);
 
 -- Lineage: one entry per record per step it went through in a run (staged,
--- then loaded | skipped | stale | superseded; or rejected), read through the
+-- then loaded | deleted | skipped | stale | superseded; or rejected), read through the
 -- view lineage below. Each record is stored once per run (run/lineage_layout.sql:
 -- lineage_record, lineage_rejected); what is the same for a whole run is
 -- stored once, here.
@@ -90,14 +90,19 @@ create table if not exists lineage_run (
 create table if not exists lineage_outcome (
     outcome    integer primary key,
     step       text not null,       -- the step lineage shows
-    loaded_as  text                 -- for a loaded record: inserted | updated (its detail)
+    loaded_as  text                 -- its detail: for a loaded record inserted | updated;
+                                    -- for a deleted one removed | marked | no row (a deletion
+                                    -- of a key the target does not hold: remembered only)
 );
 insert into lineage_outcome (outcome, step, loaded_as)
 select 1, 'loaded', 'inserted' union all
 select 2, 'loaded', 'updated' union all
 select 3, 'skipped', null union all
 select 4, 'stale', null union all
-select 5, 'superseded', null
+select 5, 'superseded', null union all
+select 6, 'deleted', 'removed' union all
+select 7, 'deleted', 'marked' union all
+select 8, 'deleted', 'no row'
 on conflict (outcome) do nothing;
 
 -- The files a run read, numbered in input order (lineage_record.source_no).
@@ -125,6 +130,21 @@ create table if not exists lineage_before_v3 (
 -- (the names its indexes had when the table was lineage)
 create index if not exists lineage_by_run on lineage_before_v3 (run_id, step);
 create index if not exists lineage_by_event on lineage_before_v3 (event_id);
+
+-- The keys a feed's deletions took out (docs/feeds.md, Deletes), each at the version of
+-- its newest deletion: what keeps an older record of the key, arriving later, from
+-- bringing it back (09: stale). One row per key, written by the run that applied the
+-- deletion, whether the target held the key or not; a newer record of the key removes
+-- it. --prune-history never touches it.
+create table if not exists tombstone (
+    feed     text not null,
+    key      text not null,      -- the key's text form, as lineage and --trace have it
+    version  text not null,      -- the deletion's timestamp, UTC 'YYYY-MM-DDTHH:MM:SS'
+    run_id   integer not null,   -- the run that applied it ...
+    source   text not null,      -- ... and the file and line it came from
+    line_no  integer not null,
+    primary key (feed, key)
+);
 
 -- Each feed's high-water mark: the newest timestamp loaded. Records older than
 -- it are skipped on the next run; records at it are reconsidered.
@@ -170,9 +190,10 @@ create table if not exists run_log (
     oldest_late      text,                 --   loaded them (late data); the oldest one's timestamp
     pruned_at        text,                 -- when --prune-history removed its lineage (its counts stay)
     openlineage_run_id text,               -- the run id of its OpenLineage events, if it was reported
-    process_started  text                  -- when the process of pid started: Linux, "TICKS/BOOT_ID"
+    process_started  text,                 -- when the process of pid started: Linux, "TICKS/BOOT_ID"
                                            -- (/proc/PID/stat); PostgreSQL, its backend's start;
                                            -- NULL without /proc, and before schema version 7
+    deleted          integer               -- deletions applied: rows removed or marked, keys remembered
 );
 
 -- The run's constants, filled by stage 03 in each engine's dialect.
@@ -231,7 +252,8 @@ select run.lineage_base + 2 * r.record_no,
                    from lineage_record as winner
                   where winner.run_id = r.run_id
                     and winner.key = r.key
-                    and winner.outcome in (select outcome from lineage_outcome where step in ('loaded', 'stale')))
+                    and winner.outcome in (select outcome from lineage_outcome
+                                            where step in ('loaded', 'deleted', 'stale')))
             else outcome.loaded_as
        end,
        run.feed

@@ -1,6 +1,6 @@
 -- How this engine reads time and numbers: the one stage written in SQLite's own
 -- dialect (03_parse_values.postgresql.sql is PostgreSQL's; keep the two in step).
--- Reads: feed_records (the feed's view of landing), landing, :now, :watermark,
+-- Reads: feed_changes (the feed's records: run/changes_*.sql), landing, :now, :watermark,
 --        :timestamp_format (the feed's declaration).
 -- Writes: run_context (the run's clock limits and the watermark, read as UTC),
 --         records_typed (a view: the feed's records, landing's own columns, and
@@ -55,8 +55,8 @@ select records.*,
                  = replace(substr(_ts_text, 1, 16), ' ', 'T')
                 then strftime('%Y-%m-%dT%H:%M:%S', _ts_text)
        end as _ts
-  from (select feed_records.*, landing._source, landing._line_no, landing._problem
-          from feed_records
-          join landing on landing._record_no = feed_records._record_no
+  from (select feed_changes.*, landing._source, landing._line_no, landing._problem
+          from feed_changes
+          join landing on landing._record_no = feed_changes._record_no
          limit -1 offset 0) as records
  limit -1 offset 0;

@@ -18,3 +18,17 @@ update run_batch
  where stored._record_no = run_batch._record_no
    and run_batch._detail = 'late'
    and stored._ts >= run_batch._ts;
+
+update run_batch
+   set _detail = null
+  from tombstone
+ where tombstone.feed = :feed
+   and tombstone.key = run_batch._key
+   and run_batch._detail = 'late'
+   and tombstone.version >= run_batch._ts;
+
+update run_batch
+   set _detail = null
+ where _detail = 'late'
+   and _delete = 1
+   and not exists (select 1 from stored_versions as stored where stored._record_no = run_batch._record_no);

@@ -4,15 +4,17 @@
 -- That is a key's newest record (the one de-duplication would keep) when all
 -- of the key's records were skipped, unless the target already holds a version
 -- at least as new (the stale guard). Two versions of one new key are one late
--- record; a rerun of a file already loaded has none.
--- Reads: run_batch (in key order: 05), stored_versions. Writes: run_batch._detail.
+-- record; a rerun of a file already loaded has none. A deletion counts only if a
+-- run that reached it would have removed or marked a row the target holds.
+-- Reads: run_batch (in key order: 05), stored_versions, tombstone. Writes: run_batch._detail.
 
 -- (from a record to its stored version: the view reaches run_batch by
 -- _record_no, which the batch is not ordered by)
 create index run_batch_by_record_no on run_batch (_record_no);
 
 -- the last record of its key that was not rejected, if it was skipped (a look
--- at the next row, as in 08), and no version as new is stored
+-- at the next row, as in 08), and no version as new is stored: neither the target's row
+-- nor the tombstone of a deletion (a feed with no tombstones skips that look-up)
 update run_batch
    set _detail = 'late'
  where _outcome = 'skipped'
@@ -25,7 +27,16 @@ update run_batch
    and not exists (select 1
                      from stored_versions as stored
                     where stored._record_no = run_batch._record_no
-                      and stored._ts >= run_batch._ts);
+                      and stored._ts >= run_batch._ts)
+   and (not exists (select 1 from tombstone where feed = :feed)
+        or not exists (select 1
+                         from tombstone
+                        where tombstone.feed = :feed
+                          and tombstone.key = run_batch._key
+                          and tombstone.version >= run_batch._ts))
+   -- a deletion is late only if it would have removed or marked a stored row
+   and (coalesce(_delete, 0) <> 1
+        or exists (select 1 from stored_versions as stored where stored._record_no = run_batch._record_no));
 
 -- used: 09 finds its stored versions faster by a join of its own
 drop index run_batch_by_record_no;

@@ -39,8 +39,12 @@ class TestFeed:
         """The key's text form, as lineage and --trace have it."""
         return key
 
-    def rows(self, loader) -> dict:  # key -> (timestamp, text value, number)
+    def rows(self, loader) -> dict:  # key -> stored(timestamp, text value, number)
         return {r[0]: r[1:4] for r in loader.rows("select event_id, event_ts, user_id, amount from events")}
+
+    def stored(self, ts: str, user, amount) -> tuple:
+        """What the target keeps of a record (rows() gives it per key)."""
+        return ts, user, amount
 
     def sample(self, tmp: Path) -> Path:
         return SAMPLE
@@ -83,7 +87,36 @@ class OrdersFeed(TestFeed):
         return path
 
 
-FEEDS = {"events": TestFeed(), "orders": OrdersFeed()}
+class PricesFeed(OrdersFeed):
+    """sql/feeds/prices.sql: a key of two columns, ISO timestamps, an op column (D deletes:
+    delete_line), no text value (its target keeps the timestamp and the price)."""
+
+    name = "prices"
+    header = "store_id,sku,updated_at,price,op\n"
+    timestamp_column, key_columns, target = "updated_at", "store_id or sku", "prices"
+
+    def line(self, key: str, ts: str, user, amount, op: str = "U") -> str:
+        store = f"S{len(key) % 3}"
+        return f"{store if key else ''},{key},{ts},{amount},{op}"
+
+    def delete_line(self, key: str, ts: str) -> str:
+        return self.line(key, ts, None, "", op="D")
+
+    def rows(self, loader) -> dict:
+        return {json.dumps([r[0], r[1]], separators=(",", ":")): r[2:4] for r in loader.rows(
+            "select store_id, sku, updated_at, price from prices")}
+
+    def stored(self, ts: str, user, amount) -> tuple:
+        return ts, amount
+
+    def sample(self, tmp: Path) -> Path:
+        path = tmp / "prices_like_sample.csv"
+        lines = SAMPLE.read_text().splitlines()[1:]
+        path.write_text(self.header + "".join(self.line(*line.split(",")) + "\n" for line in lines))
+        return path
+
+
+FEEDS = {"events": TestFeed(), "orders": OrdersFeed(), "prices": PricesFeed()}
 
 
 @dataclass
@@ -153,7 +186,7 @@ class Loader:
         """The accounting invariants, checked against the tables, for one run."""
         run_id = s["run_id"]
         assert s["input_records"] == s["staged"] + s["rejected"]
-        assert s["staged"] == s["loaded"] + s["skipped"] + s["stale"] + s["superseded"]
+        assert s["staged"] == s["loaded"] + s["deleted"] + s["skipped"] + s["stale"] + s["superseded"]
         assert s["loaded"] == s["inserted"] + s["updated"]
         assert s["rejected"] == s["dead_letters"] + s["dead_letters_repeated"]
         steps: dict = {}
@@ -161,7 +194,7 @@ class Loader:
                 "select source, line_no, step from lineage where run_id = ? order by lineage_id", run_id):
             steps.setdefault((source, line_no), []).append(step)
         assert len(steps) == s["input_records"]
-        outcomes = {"loaded": 0, "skipped": 0, "stale": 0, "superseded": 0, "rejected": 0}
+        outcomes = {"loaded": 0, "deleted": 0, "skipped": 0, "stale": 0, "superseded": 0, "rejected": 0}
         for record_steps in steps.values():
             assert record_steps == ["rejected"] or (
                 record_steps[0] == "staged" and len(record_steps) == 2), record_steps

@@ -81,7 +81,7 @@ def test_older_record_never_overwrites_a_newer_row(feed_loader):
     loader.rows("update watermark set value = '2025-01-01T00:00:00'")
     summary = loader.load(loader.line("k1", "2025-01-05T00:00:00", "old", 99))
     assert (summary["loaded"], summary["stale"]) == (0, 1)
-    assert loader.events()[key("k1")] == ("2025-01-10T10:00:00", "new", 10)
+    assert loader.events()[key("k1")] == loader.feed.stored("2025-01-10T10:00:00", "new", 10)
     assert loader.rows("select step, event_id, detail from lineage where run_id = 3") == [
         ("staged", key("k1"), None),
         ("stale", key("k1"), f"{loader.feed.target} already holds a version from 2025-01-10T10:00:00")]
@@ -92,7 +92,7 @@ def test_newer_record_updates_the_row(feed_loader):
     loader.load(loader.line("k1", "2025-01-10T10:00:00", "v1", 1))
     summary = loader.load(loader.line("k1", "2025-01-10T10:00:01", "v2", 2))
     assert (summary["loaded"], summary["updated"], summary["inserted"]) == (1, 1, 0)
-    assert loader.events()[loader.feed.key("k1")] == ("2025-01-10T10:00:01", "v2", 2)
+    assert loader.events()[loader.feed.key("k1")] == loader.feed.stored("2025-01-10T10:00:01", "v2", 2)
     assert loader.rows(f"select run_id, line_no from {loader.feed.target}") == [(2, 2)]
 
 
@@ -103,8 +103,8 @@ def test_within_a_batch_the_newest_wins_and_ties_go_to_the_later_line(feed_loade
                           loader.line("k2", "2025-01-10T09:00:00", "first", 3),
                           loader.line("k2", "2025-01-10T09:00:00", "second", 4))
     assert (summary["loaded"], summary["superseded"]) == (2, 2)
-    assert loader.events() == {key("k1"): ("2025-01-10T12:00:00", "newest", 1),
-                               key("k2"): ("2025-01-10T09:00:00", "second", 4)}
+    assert loader.events() == {key("k1"): loader.feed.stored("2025-01-10T12:00:00", "newest", 1),
+                               key("k2"): loader.feed.stored("2025-01-10T09:00:00", "second", 4)}
     assert loader.rows("select line_no, detail from lineage where step = 'superseded' order by line_no") == [
         (3, f"the record for this key on line 2 wins (newer {ts})"),
         (4, f"the record for this key on line 5 wins (same {ts}, later in the input)")]
@@ -121,7 +121,8 @@ def test_all_rejected_is_a_normal_run(feed_loader):
     assert result.code == 0, result.stderr
     assert (result.summary["rejected"], result.summary["staged"], result.summary["loaded"]) == (3, 0, 0)
     assert result.summary["watermark"] == "2025-01-15T12:00:00"
-    number = {"events": "amount is not a number", "orders": "total is not a decimal number"}[feed.name]
+    number = {"events": "amount is not a number", "orders": "total is not a decimal number",
+              "prices": "price is not a decimal number"}[feed.name]
     assert loader.rows("select line_no, reason from dead_letter where run_id = 2 order by line_no") == [
         (2, f"{feed.timestamp_column} is not a valid timestamp: not-a-time"), (3, f"{feed.key_columns} is missing"),
         (4, f"{number}: x")]
@@ -213,7 +214,7 @@ def test_the_upsert_guard_alone_keeps_stale_data_out(feed_loader):
     the WHERE guard of the feed's upsert itself refuses to overwrite a newer row."""
     loader = feed_loader
     sql = loader.copy_sql()
-    stale_check = sql / "09_mark_stale.sql"
+    stale_check = sql / "09_compare_with_stored.sql"
     text = stale_check.read_text()
     rule = "stored._ts >= run_batch._ts"
     assert text.count(rule) == 2
@@ -221,4 +222,4 @@ def test_the_upsert_guard_alone_keeps_stale_data_out(feed_loader):
     loader.load(loader.line("k1", "2025-01-10T10:00:00", "new", 10))
     loader.rows("update watermark set value = '2025-01-01T00:00:00'")
     loader.load(loader.line("k1", "2025-01-05T00:00:00", "old", 99))
-    assert loader.events()[loader.feed.key("k1")] == ("2025-01-10T10:00:00", "new", 10)
+    assert loader.events()[loader.feed.key("k1")] == loader.feed.stored("2025-01-10T10:00:00", "new", 10)

@@ -46,7 +46,7 @@ def test_a_disk_that_fills_up_is_reported_as_what_it_left(small_disk, tmp_path):
     batch = tmp_path / "batch.csv"
     write_batch(batch, 4000, seed=5, start="2025-02-01T00:00:00")
     seen = set()
-    for free in range(8, 200, 16):
+    for free in range(4, 200, 8):
         db = small_disk / "p.db"
         for leftover in small_disk.iterdir():
             leftover.unlink()

@@ -237,7 +237,7 @@ def test_a_feed_is_known_by_the_name_it_declares(sqlite_loader):
     assert result.code == 2
     assert "stocks.sql declares the feed 'events', not 'stocks'" in result.stderr
     unknown = loader.run(SAMPLE, "--feed", "nope")
-    assert unknown.code == 2 and "there is no" in unknown.stderr and "events, orders, stocks" in unknown.stderr
+    assert unknown.code == 2 and "there is no" in unknown.stderr and "events, orders, prices, stocks" in unknown.stderr
     assert not loader.db.exists()
 
 
@@ -250,7 +250,7 @@ def test_a_copy_of_sql_made_before_feeds_gets_a_message_not_a_sql_error(sqlite_l
     assert "has no feeds/ folder" in result.stderr and "before feeds existed" in result.stderr
     assert "docs/feeds.md" in result.stderr and "Traceback" not in result.stderr
     # with a definition given by path as well: its stages are the old ones
-    (sql / "09_mark_stale.sql").rename(sql / "09_upsert_events.sql")
+    (sql / "09_compare_with_stored.sql").rename(sql / "09_upsert_events.sql")
     by_path = loader.run(SAMPLE, "--feed", str(ROOT / "sql" / "feeds" / "events.sql"))
     assert by_path.code == 2 and "before feeds existed" in by_path.stderr
     assert not loader.db.exists()

@@ -6,6 +6,10 @@ independent model of the documented semantics:
 - of the rest, one per key survives: the newest event_ts, a tie to the later line (superseded);
 - the survivor replaces the stored row only if it is strictly newer (else stale);
 - the watermark moves to the newest event_ts loaded, never backwards.
+For the prices feed (hard deletes), a record may be a deletion (op D), which competes with upserts
+by the same rule: newer than what is stored for its key (the row, or the tombstone an earlier
+deletion left) it removes the row and leaves a tombstone at its version (deleted); a later upsert
+newer than the tombstone brings the key back. staged = loaded + deleted + skipped + stale + superseded.
 """
 
 import tempfile
@@ -42,15 +46,26 @@ invalid_record = st.sampled_from([
 batches = st.lists(st.lists(st.one_of(valid_record, valid_record, valid_record, invalid_record), max_size=12),
                    min_size=1, max_size=4)
 
+# prices: some valid records are deletions (op D, no price), and an op can be wrong
+deletion = valid_record.map(lambda r: {**r, "op": "D"})
+invalid_op = st.sampled_from([
+    {"key": "k4", "text": "2025-01-01T00:05:00", "amount": 1, "user": "u", "valid": False, "op": "d"},
+    {"key": "k5", "text": "2025-01-01T00:05:00", "amount": 1, "user": "u", "valid": False, "op": ""},
+])
+batches_with_deletes = st.lists(
+    st.lists(st.one_of(valid_record, valid_record, deletion, deletion, invalid_record, invalid_op), max_size=12),
+    min_size=1, max_size=4)
+
 
 class Model:
     def __init__(self, key=lambda k: k):
         self.rows: dict = {}        # key -> (event_ts, user_id, amount)
+        self.tombstones: dict = {}  # key -> the version of its newest deletion (while it has no row)
         self.watermark = None
         self.key = key              # the key's text form in the feed
 
     def run(self, batch) -> dict:
-        counts = dict.fromkeys(("rejected", "skipped", "superseded", "stale", "loaded"), 0)
+        counts = dict.fromkeys(("rejected", "skipped", "superseded", "stale", "loaded", "deleted"), 0)
         survivors: dict = {}
         for position, r in enumerate(batch):
             if not r["valid"]:
@@ -64,13 +79,20 @@ class Model:
                 if best is None or (r["utc"], position) > (best[0]["utc"], best[1]):
                     survivors[r["key"]] = (r, position)
         for r, _ in survivors.values():
-            stored = self.rows.get(self.key(r["key"]))
-            if stored is not None and stored[0] >= r["utc"]:
+            key = self.key(r["key"])
+            stored = self.rows[key][0] if key in self.rows else self.tombstones.get(key)
+            if stored is not None and stored >= r["utc"]:
                 counts["stale"] += 1
+                continue
+            if r.get("op") == "D":
+                self.rows.pop(key, None)
+                self.tombstones[key] = r["utc"]
+                counts["deleted"] += 1
             else:
-                self.rows[self.key(r["key"])] = (r["utc"], r["user"], r["amount"])
+                self.rows[key] = (r["utc"], r["user"], r["amount"])
+                self.tombstones.pop(key, None)
                 counts["loaded"] += 1
-                self.watermark = max(self.watermark or r["utc"], r["utc"])
+            self.watermark = max(self.watermark or r["utc"], r["utc"])
         return counts
 
 
@@ -78,15 +100,20 @@ class Model:
 @pytest.mark.parametrize("engine", ENGINES)
 @settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(runs=batches)
-def test_the_loader_matches_the_model(engine, feed, request, runs):
-    model = Model(FEEDS[feed].key)
+@given(data=st.data())
+def test_the_loader_matches_the_model(engine, feed, request, data):
+    shape = FEEDS[feed]
+    runs = data.draw(batches_with_deletes if feed == "prices" else batches)
+    model = Model(shape.key)
     with tempfile.TemporaryDirectory() as tmp:
         loader = make_loader(engine, Path(tmp), request, feed)  # a fresh database for every example
         for batch in runs:
-            lines = [loader.line(r["key"], r["text"], r["user"], r["amount"]) for r in batch]
+            lines = [shape.line(r["key"], r["text"], r["user"], r["amount"], r["op"]) if "op" in r
+                     else loader.line(r["key"], r["text"], r["user"], r["amount"]) for r in batch]
             summary = loader.load(*lines, now="2025-03-01T00:00:00")   # also checks the accounting
             expected = model.run(batch)
             assert {k: summary[k] for k in expected} == expected
-            assert loader.events() == model.rows
+            assert loader.events() == {key: shape.stored(*row) for key, row in model.rows.items()}
             assert summary["watermark"] == model.watermark
+            if feed == "prices":
+                assert dict(loader.rows("select key, version from tombstone")) == model.tombstones

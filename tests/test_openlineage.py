@@ -181,7 +181,7 @@ def test_a_load_reports_start_and_complete(loader, tmp_path):
 
 
 def test_a_failed_stage_reports_fail_with_its_error(loader, tmp_path):
-    stage = loader.copy_sql() / "09_mark_stale.sql"
+    stage = loader.copy_sql() / "09_compare_with_stored.sql"
     stage.write_text(stage.read_text() + "\nselect * from no_such_table;\n")
     done = run(loader, SAMPLE, "--sql-dir", loader.sql_dir, env=file_transport(tmp_path))
     assert done.returncode == 1

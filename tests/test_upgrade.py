@@ -1,8 +1,8 @@
 """Databases written by earlier releases (c024a08: schema version 1, before feeds; ab383c7:
 version 2, feeds, lineage one row per entry; 127302b: version 4, lean lineage and late data;
-908bb10: version 6, prunable history and OpenLineage) are upgraded in place by the next load, in
-one transaction, their history intact; reading commands and dry runs never upgrade them. The
-fixtures: tests/fixtures/release_*/."""
+908bb10: version 6, prunable history and OpenLineage; bace6bc: version 7, received_raw and
+process starts) are upgraded in place by the next load, in one transaction, their history intact;
+reading commands and dry runs never upgrade them. The fixtures: tests/fixtures/release_*/."""
 
 import hashlib
 import json
@@ -10,22 +10,22 @@ import re
 import shlex
 import shutil
 import subprocess
+from collections import Counter
 
 import pytest
 import sqlparse
 
 from conftest import ORDERS_SAMPLE, ROOT, SAMPLE
+from loader.sql_files import discover_upgrades
 
 # each release's fixtures, and the schema version its databases have
-RELEASES = {"c024a08": 1, "ab383c7": 2, "127302b": 4, "908bb10": 6}
-CURRENT = 7  # this release's schema version
-UPGRADES = {1: "002_feeds.sql, 003_lean_lineage.sql, 004_late_data.sql, 005_prunable_history.sql, "
-                "006_openlineage.sql, 007_received_raw_and_process_start.sql",
-            2: "003_lean_lineage.sql, 004_late_data.sql, 005_prunable_history.sql, 006_openlineage.sql, "
-               "007_received_raw_and_process_start.sql",
-            4: "005_prunable_history.sql, 006_openlineage.sql, 007_received_raw_and_process_start.sql",
-            6: "007_received_raw_and_process_start.sql"}
-LAST_UPGRADE = "007_received_raw_and_process_start.sql"
+RELEASES = {"c024a08": 1, "ab383c7": 2, "127302b": 4, "908bb10": 6, "bace6bc": 7}
+# this release's upgrades (sql/upgrade/), oldest first: its schema version is the newest one's;
+# a database of version V is upgraded by every file after V's, which its schema_version names
+UPGRADE_FILES = [(version, path.name) for version, path in discover_upgrades(ROOT / "sql", "sqlite")]
+CURRENT = UPGRADE_FILES[-1][0]
+UPGRADES = {old: ", ".join(name for version, name in UPGRADE_FILES if version > old) for old in RELEASES.values()}
+LAST_UPGRADE = UPGRADE_FILES[-1][1]
 # what release c024a08's tables had (and ab383c7's, among others): the upgrade must keep
 # every row of them as it was; lineage is read through the view that replaced the table
 V1_COLUMNS = {
@@ -217,21 +217,23 @@ def test_an_upgraded_database_has_the_schema_of_a_new_one(old, tmp_path, request
     assert new.run(SAMPLE).code == 0
     for table in ("dead_letter", "dead_letter_pruned", "lineage", "watermark", "run_log", "schema_version",
                   "feeds", "lineage_before_v3", "lineage_record", "lineage_rejected", "lineage_run",
-                  "lineage_source"):
+                  "lineage_source", "lineage_outcome", "tombstone"):
         assert columns(old, table) == columns(new, table), table
+    # the outcomes a new database knows (version 8's 'deleted' among them)
+    assert old.table("lineage_outcome") == new.table("lineage_outcome")
     # the feed's own table is its definition's, which no upgrade rewrites: a new one is WITHOUT
     # ROWID on SQLite (its key NOT NULL), an old one keeps its layout; its columns are the same
     assert [c[:2] for c in columns(old, "events")] == [c[:2] for c in columns(new, "events")]
 
 
-def with_fixed_dead_letters(loader):
-    """Release 908bb10's database (schema version 6), whose history holds issue 20's item 17:
-    fixme.csv's two rejects (dead letters 20, 21) fixed in raw and replayed (resolved by run 7),
-    then filed again by a rerun of the file (22, 23, open). Returns it and its copy of fixme.csv,
-    at which its dead letters are pointed."""
-    old = written_by(loader, "908bb10")
+def with_fixed_dead_letters(loader, release: str = "908bb10"):
+    """A database whose history holds issue 20's item 17: fixme.csv's two rejects (dead letters
+    20, 21) fixed in raw and replayed (resolved by run 7), then the file rerun (run 8). Release
+    908bb10's (schema version 6) filed them again (22, 23, open); bace6bc's (version 7) did not.
+    Returns it and its copy of fixme.csv, at which its dead letters are pointed."""
+    old = written_by(loader, release)
     fixme = old.tmp / "fixme.csv"
-    shutil.copy(ROOT / "tests" / "fixtures" / "release_908bb10" / "fixme.csv", fixme)
+    shutil.copy(ROOT / "tests" / "fixtures" / f"release_{release}" / "fixme.csv", fixme)
     old.rows("update dead_letter set source = ? where source like ?", str(fixme), "%/fixme.csv")
     return old, fixme
 
@@ -301,3 +303,115 @@ def test_runs_recorded_before_version_7_are_still_told_dead_or_alive(loader):
     # the new run records its process's start
     assert old.rows("select process_started is not null from run_log where run_id = ?",
                     result.summary["run_id"]) == [(True,)]
+
+
+def every_row(loader) -> dict:
+    """Each of the loader's tables (and the lineage view) as the rows of the columns it has now."""
+    if loader.engine == "sqlite":
+        tables = [r[0] for r in loader.rows("select name from sqlite_master where type = 'table' "
+                                            "and name not like 'sqlite%' order by 1")]
+    else:
+        tables = [r[0] for r in loader.rows("select table_name from information_schema.tables where table_schema = "
+                                            "current_schema() and table_type = 'BASE TABLE' order by 1")]
+    return {table: (names := ", ".join(c[0] for c in columns(loader, table)),
+                    loader.rows(f"select {names} from {table}"))
+            for table in [*tables, "lineage"]}
+
+
+def kept(loader, before: dict) -> None:
+    """Every row of every table of before is still there as it was (those tables' columns; new
+    rows may follow)."""
+    for table, (names, rows) in before.items():
+        assert not Counter(rows) - Counter(loader.rows(f"select {names} from {table}")), table
+
+
+@pytest.mark.parametrize("first", ["the prices load", "--upgrade"])
+def test_a_version_7_database_is_upgraded_to_8_and_then_deletes(loader, first):
+    """Release bace6bc's database (schema version 7), upgraded by the next load (here a load of
+    the prices feed, which deletes) or by --upgrade: every run, lineage entry, dead letter
+    (received_raw with it) and watermark it had is kept; its earlier runs deleted nothing; and the
+    upgraded database applies the prices feed's deletions (tombstone, lineage 'deleted')."""
+    assert CURRENT >= 8 and "008_deletes.sql" in UPGRADES[7]
+    old = written_by(loader, "bace6bc")
+    before = every_row(old)
+    assert schema_version(old) == 7 and not old.table_exists("tombstone")
+    assert old.rows("select count(*) from lineage") == [(63,)]
+    assert old.rows("select dead_letter_id, status, received_raw = raw from dead_letter where run_id = 6") == [
+        (20, "resolved", False), (21, "resolved", False)]  # fixed by hand; received_raw as first rejected
+
+    prices = ROOT / "data" / "prices_sample.csv"
+    if first == "--upgrade":
+        result = old.run("--upgrade")
+        assert result.code == 0, result.stderr
+        assert json.loads(result.stdout) == {"schema_version_before": 7, "schema_version": CURRENT}
+    result = old.run(prices, "--feed", "prices", now="2025-03-05T00:00:00")
+    assert result.code == 0, result.stderr
+    assert ("upgrading" in result.stderr) == (first != "--upgrade")
+
+    assert schema_version(old) == CURRENT
+    assert old.rows("select version, description from schema_version order by 1") == [
+        (7, "created by the loader at version 7"), (CURRENT, f"upgraded from version 7 by {UPGRADES[7]}")]
+    kept(old, before)
+    # runs recorded before: nothing deleted (NULL for the refused run, which recorded no counts)
+    assert old.rows("select run_id, status, deleted from run_log where run_id <= 8 order by 1") == [
+        (run_id, "failed" if run_id == 3 else "succeeded", None if run_id == 3 else 0) for run_id in range(1, 9)]
+    assert old.rows("select feed, value from watermark where feed <> 'prices' order by 1") == [
+        ("events", "2025-01-15T13:00:00"), ("orders", "2025-01-15T16:00:00")]
+
+    # the prices sample: two deletions, each of a key its batch also wrote (superseded): no row to remove
+    s = result.summary
+    assert (s["run_id"], s["loaded"], s["deleted"], s["superseded"], s["rejected"]) == (9, 3, 2, 3, 3)
+    old.assert_accounted(s)
+    assert old.rows("select feed, key, version, run_id, line_no from tombstone order by 2") == [
+        ("prices", '["S1","pear"]', "2025-03-03T09:00:00", 9, 7),
+        ("prices", '["S2","plum"]', "2025-03-03T09:00:00", 9, 8)]
+    assert old.rows("select deleted from run_log where run_id = 9") == [(2,)]
+    assert old.rows("select event_id, detail from lineage where run_id = 9 and step = 'deleted' order by 1") == [
+        ('["S1","pear"]', "no row"), ('["S2","plum"]', "no row")]
+    # a deletion of a stored row removes it; a record of the key older than the deletion, come late, is stale
+    header = prices.read_text().splitlines()[0] + "\n"
+    again = old.run(old.batch("S2,pear,2025-03-05T09:00:00,,D", header=header), "--feed", "prices",
+                    now="2025-03-06T00:00:00")
+    assert again.code == 0, again.stderr
+    assert (again.summary["run_id"], again.summary["deleted"], again.summary["loaded"]) == (10, 1, 0)
+    old.assert_accounted(again.summary)
+    assert old.rows("select store_id, sku from prices order by 1, 2") == [("S1", "apple"), ("S2", "apple")]
+    assert old.rows("select key, version, run_id from tombstone where key = ?", '["S2","pear"]') == [
+        ('["S2","pear"]', "2025-03-05T09:00:00", 10)]
+    assert old.rows("select detail from lineage where run_id = 10 and step = 'deleted'") == [("removed",)]
+    late = old.run(old.batch("S2,pear,2025-03-05T08:00:00,0.95,U", header=header), "--feed", "prices",
+                   "--lookback", "2h", now="2025-03-06T00:00:01")
+    assert late.code == 0, late.stderr
+    assert (late.summary["stale"], late.summary["loaded"]) == (1, 0)
+    assert old.rows("select store_id, sku from prices order by 1, 2") == [("S1", "apple"), ("S2", "apple")]
+
+    # the history reads as before, the deletions with it
+    assert old.run("--runs").code == 0
+    assert old.run("--trace", "evt-005", "--output", old.tmp / "trace.json").code == 0
+    assert [(h["run_id"], h["step"]) for h in json.loads((old.tmp / "trace.json").read_text())["history"]] == [
+        (1, "staged"), (1, "loaded"), (2, "staged"), (2, "loaded"), (2, "staged"), (2, "superseded"),
+        (4, "staged"), (4, "skipped")]
+    assert old.run("--trace", "S2", "pear", "--feed", "prices", "--output", old.tmp / "pear.json").code == 0
+    pear = json.loads((old.tmp / "pear.json").read_text())
+    assert pear["current"] is None and (pear["deleted"]["version"], pear["deleted"]["run_id"]) == (
+        "2025-03-05T09:00:00", 10)
+
+
+def test_a_version_7_database_keeps_its_fixed_dead_letters_fixed(loader):
+    """Release bace6bc already recognised a rerun's rejects by received_raw (run 8 filed none):
+    upgraded, the database still does."""
+    old, fixme = with_fixed_dead_letters(loader, "bace6bc")
+    dead_letters = "select dead_letter_id, run_id, line_no, raw, received_raw, reason, status, resolved_by_run " \
+                   "from dead_letter order by 1"
+    before = old.rows(dead_letters)
+    assert [(d[0], d[6]) for d in before if d[1] >= 6] == [(20, "resolved"), (21, "resolved")]
+    assert old.rows("select run_id, rejected, dead_letters from run_log where run_id in (6, 8) order by 1") == [
+        (6, 2, 2), (8, 2, 0)]
+
+    rerun = old.run(fixme)  # upgrades it first
+
+    assert rerun.code == 0, rerun.stderr
+    assert "upgrading" in rerun.stderr and f"from schema version 7 to {CURRENT}" in rerun.stderr
+    assert (rerun.summary["rejected"], rerun.summary["dead_letters"], rerun.summary["dead_letters_repeated"],
+            rerun.summary["deleted"]) == (2, 0, 2, 0)
+    assert old.rows(dead_letters) == before
