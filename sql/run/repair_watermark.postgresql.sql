@@ -25,13 +25,13 @@ update watermark_repair
    set from_run_log = (select watermark_after from run_log where run_id = watermark_repair.from_run)
  where passed_over is not null;
 
--- no successful run to restore from: lineage's newest loaded timestamp, if not in the future
+-- no successful run to restore from: lineage's newest loaded (or deleted: 11) timestamp, if not in the future
 update watermark_repair
    set from_lineage = (select max(event_ts) from lineage
-                        where feed = :feed and step = 'loaded' and event_ts <= watermark_repair.future_limit),
+                        where feed = :feed and step in ('loaded', 'deleted') and event_ts <= watermark_repair.future_limit),
        passed_over = coalesce(passed_over,
                               (select max(event_ts) from lineage
-                                where feed = :feed and step = 'loaded' and event_ts > watermark_repair.future_limit))
+                                where feed = :feed and step in ('loaded', 'deleted') and event_ts > watermark_repair.future_limit))
  where from_run_log is null;
 
 -- the keys lineage says were loaded with a timestamp in the future, and by which runs
