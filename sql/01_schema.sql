@@ -42,11 +42,13 @@ create table if not exists dead_letter (
     line_no         integer not null,
     raw             text not null,
     reason          text not null,      -- the latest reason (a rule may have changed)
-    status          text not null default 'open',  -- open | resolved
+    status          text not null default 'open',  -- open | resolved | dismissed
     resolved_by_run integer,            -- the run in which it passed validation
     feed            text not null default 'events',
-    received_raw    text                -- the text as first rejected, which stage 06 matches;
+    received_raw    text,               -- the text as first rejected, which stage 06 matches;
                                         -- never updated (raw is the one to fix: a replay sends raw)
+    dismissed_at    text,               -- status dismissed: when --dismiss-dead-letters closed it,
+    dismiss_reason  text                --   and why (schema version 9)
 );
 create index if not exists dead_letter_by_position on dead_letter (source, line_no);
 
@@ -90,7 +92,7 @@ create table if not exists lineage_run (
 create table if not exists lineage_outcome (
     outcome    integer primary key,
     step       text not null,       -- the step lineage shows
-    loaded_as  text                 -- its detail: for a loaded record inserted | updated;
+    loaded_as  text                 -- its detail: for a loaded record inserted | updated | corrected;
                                     -- for a deleted one removed | marked | no row (a deletion
                                     -- of a key the target does not hold: remembered only)
 );
@@ -102,7 +104,9 @@ select 4, 'stale', null union all
 select 5, 'superseded', null union all
 select 6, 'deleted', 'removed' union all
 select 7, 'deleted', 'marked' union all
-select 8, 'deleted', 'no row'
+select 8, 'deleted', 'no row' union all
+select 9, 'loaded', 'corrected' union all
+select 10, 'differing', null
 on conflict (outcome) do nothing;
 
 -- The files a run read, numbered in input order (lineage_record.source_no).
@@ -144,6 +148,27 @@ create table if not exists tombstone (
     source   text not null,      -- ... and the file and line it came from
     line_no  integer not null,
     primary key (feed, key)
+);
+
+-- Each input's content, once: a delivery (docs/feeds.md, Corrections). Its id is its
+-- place: deliveries are numbered as committed runs first load them, in the order of
+-- their command lines, so a later delivery has a larger id; a content seen before
+-- keeps its id wherever it appears again. --prune-history never touches it.
+create table if not exists delivery (
+    delivery_id  integer primary key,
+    sha256       text not null unique,  -- of the bytes read (after gzip decompression)
+    run_id       integer not null,      -- the run that first loaded it ...
+    source       text not null          -- ... and the file it was then
+);
+
+-- The delivery each file of each run was: a stored row's provenance (run_id, source)
+-- finds its delivery here. A row stored before schema version 9 has none: it counts as
+-- the earliest delivery. --prune-history never touches it.
+create table if not exists run_file (
+    run_id       integer not null,
+    source       text not null,
+    delivery_id  integer not null,
+    primary key (run_id, source)
 );
 
 -- Each feed's high-water mark: the newest timestamp loaded. Records older than
@@ -193,7 +218,9 @@ create table if not exists run_log (
     process_started  text,                 -- when the process of pid started: Linux, "TICKS/BOOT_ID"
                                            -- (/proc/PID/stat); PostgreSQL, its backend's start;
                                            -- NULL without /proc, and before schema version 7
-    deleted          integer               -- deletions applied: rows removed or marked, keys remembered
+    deleted          integer,              -- deletions applied: rows removed or marked, keys remembered
+    differing        integer,              -- at the stored version with other values, not applied
+    corrected        integer               -- loaded at the stored version: a later delivery's correction
 );
 
 -- The run's constants, filled by stage 03 in each engine's dialect.
@@ -218,6 +245,15 @@ create view open_dead_letters as
 select dead_letter_id, feed, run_id, source, line_no, reason, raw
   from dead_letter
  where status = 'open';
+
+-- The dead letters no replay will send: resolved (their record passed validation, in
+-- resolved_by_run) or dismissed (--dismiss-dead-letters: never to be fixed, and why).
+drop view if exists closed_dead_letters;
+create view closed_dead_letters as
+select dead_letter_id, feed, run_id, source, line_no, status, resolved_by_run, dismissed_at, dismiss_reason,
+       reason, raw
+  from dead_letter
+ where status in ('resolved', 'dismissed');
 
 -- Every lineage entry, whichever layout holds it: what users query and count.
 -- lineage_id is unique and increasing in run and input order, a record's
