@@ -38,10 +38,11 @@ DECLARED = ("feed", "target", "key_columns", "timestamp_column", "timestamp_form
 DECLARED_CHOICES = {"deletes": ("none", "hard", "soft"),
                     "corrections": ("report", "apply"),
                     "history": ("off", "on")}
-# the choices the loader does not carry out yet (issues 22 and 23)
-NOT_YET = {"corrections": "apply", "history": "on"}
+# the choices the loader does not carry out yet (issue 23)
+NOT_YET = {"history": "on"}
 TIMESTAMP_FORMATS = ("iso8601", "unix_seconds")
 GIVES_DELETE = re.compile(r"\b_delete\b", re.IGNORECASE)
+GIVES_SAME = re.compile(r"\b_same\b", re.IGNORECASE)
 FEED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 TABLE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)?$")
 _WITHOUT_ROWID = re.compile(r"\)\s*without\s+rowid", re.IGNORECASE)
@@ -60,13 +61,15 @@ class Feed:
     versions_in_records: bool = False  # written for schema version 2: stored_versions in its records section
     deletes: str = "none"          # none | hard (the row is removed) | soft (the row is marked)
     deleted_column: str | None = None  # soft: the target's column that marks a deleted row
+    corrections: str = "report"    # report | apply (the later delivery wins at an equal version)
+    compares_values: bool = False  # its versions section gives _same and the stored row's provenance
 
     @property
     def params(self) -> dict:
         """What every statement gets bound (the generic stages' view of this feed)."""
         return {"feed": self.name, "target": self.target, "key_columns": ", ".join(self.key_columns),
                 "timestamp_column": self.timestamp_column, "timestamp_format": self.timestamp_format,
-                "feed_definition": str(self.path), "deletes": self.deletes}
+                "feed_definition": str(self.path), "deletes": self.deletes, "corrections": self.corrections}
 
 
 def is_path(option: str) -> bool:
@@ -144,12 +147,21 @@ def read(path: Path, engine: str, by_name: str | None = None) -> Feed:
                       f"the name it declares. Change feed in its declare section to '{by_name}' "
                       "(or load it with --feed PATH)")
     _check_deletes(path, declared, sections)
+    # (stored_versions is in the versions section, or, written for schema version 2, in records)
+    compares_values = any(GIVES_SAME.search(_without_comments(st.text))
+                          for st in sections["versions"] + (sections["records"] if versions_in_records else []))
+    if declared["corrections"] == "apply" and not compares_values:
+        raise Refused(f"{path}: the feed declares corrections = 'apply', but its versions section gives no "
+                      "_same (whether a record's values equal the stored row's) nor the stored row's _run_id "
+                      "and _source (its delivery): without them no correction can be seen (see "
+                      "sql/feeds/prices.sql and docs/feeds.md, Corrections)")
     return Feed(path=path, name=declared["feed"], target=declared["target"],
                 key_columns=_names(declared["key_columns"]), timestamp_column=declared["timestamp_column"],
                 timestamp_format=declared["timestamp_format"],
                 input_columns=_names(declared["input_columns"]), sections=sections,
                 versions_in_records=versions_in_records, deletes=declared["deletes"],
-                deleted_column=declared.get("deleted_column"))
+                deleted_column=declared.get("deleted_column"), corrections=declared["corrections"],
+                compares_values=compares_values)
 
 
 def _check_deletes(path: Path, declared: dict, sections: dict[str, list[Statement]]) -> None:

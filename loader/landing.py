@@ -32,6 +32,14 @@ def create_landing(db, header: list[str], feed_columns: list[str]) -> None:
         db.cursor.execute(f"drop table if exists {table}")
         db.cursor.execute(f"create temp table {table} (name text not null, position integer not null)")
         db.land(table, ["name", "position"], ((n, i) for i, n in enumerate(names, start=1)))
+    # each file's content, landed once it is read (sql/run/record_deliveries.sql)
+    db.cursor.execute("drop table if exists landing_file")
+    db.cursor.execute("create temp table landing_file (source text primary key, position integer not null, "
+                      "sha256 text not null, delivery_id integer)")
+
+
+def land_file(db, source: str, position: int, sha256: str) -> None:
+    db.land("landing_file", ["source", "position", "sha256"], [(source, position, sha256)])
 
 
 def land(db, header: list[str], batches: Iterable[Batch], source: str | None, first_record_no: int) -> int:

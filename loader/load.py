@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from . import landing, report
+from .dead_letters import Edits
 from .errors import LateRecords, LoaderError, Refused, StageFailed, Stops
 from .inputs import Inputs
 from .invocation import Invocation
@@ -55,11 +56,17 @@ class Load:
         self._open()
         return self._load(lambda: inputs)
 
-    def replay_dead_letters(self, dry_run: bool = False) -> dict | None:
-        """The open dead letters through the current stages, as a run of its own (None: none open)."""
+    def replay_dead_letters(self, dry_run: bool = False, edits: Edits | None = None) -> dict | None:
+        """The open dead letters through the current stages, as a run of its own (None: none open).
+        edits (--from PATH): only the dead letters PATH names, each with its edited text; checked
+        before the run opens (refused: nothing changed), applied inside the replay's transaction."""
         self.params.update(kind="replay", source="dead_letter", format="replay", lookback_seconds=None)
 
         def open_dead_letters() -> Inputs:
+            # (in the replay's transaction) which dead letters: those PATH names, else every open one
+            self.session.execute_all(self.plan.hooks["choose_dead_letters"])
+            if edits is not None:
+                edits.apply(self.session)
             headers = [row[0] for row in self.session.execute_all(self.plan.hooks["replay_headers"])]
             (source,) = self.plan.hooks["replay_source"]
             return Inputs.from_dead_letters(headers, self.db.stream(source, self.params, REPLAY_CHUNK))
@@ -70,7 +77,11 @@ class Load:
                 self.session.check_readable("--replay-dead-letters --dry-run")
             from .upgrade import upgrade_schema
             upgrade_schema(self.session)
-        if not self.session.read_only_query("has_open_dead_letters"):
+        if edits is not None:
+            if not edits.edits:
+                return None
+            edits.check(self.session)
+        elif not self.session.read_only_query("has_open_dead_letters"):
             return None
         if dry_run:
             return self._dry_run(open_dead_letters)
@@ -166,6 +177,7 @@ class Load:
         self.params["watermark"] = rows[0][0] if rows else None
         with self.session.timed("landing"):
             self._land(inputs)
+            self.session.execute_all(self.plan.hooks["record_deliveries"])
         for step in self.plan.stages:
             self.session.progress.stage(step.name)
             with self.session.timed(step.name):
@@ -175,6 +187,7 @@ class Load:
 
     def _summary(self) -> dict:
         summary = self.session.query("summary")[0]
+        summary["same_content"] = self.session.query("same_content")
         summary["unused_columns"] = self.unused_columns
         summary["timings"] = self.session.timings
         return summary
@@ -189,9 +202,11 @@ class Load:
         try:
             landing.create_landing(self.db, inputs.header, self.plan.feed.input_columns)
             self.unused_columns = [name for name in inputs.header if name not in self.plan.feed.input_columns]
-            for source, records in inputs.files:
+            for position, (source, records) in enumerate(inputs.files, start=1):
                 records = self.session.progress.records(records, source or "dead letters")
                 next_record = landing.land(self.db, inputs.header, records, source, next_record)
+                if source in inputs.digests:  # (read to its end: its content is known)
+                    landing.land_file(self.db, source, position, inputs.digests[source].hexdigest())
         except self.db.Error as exc:
             problem = self.db.classify(exc, f"landing {inputs.source}")
             if isinstance(problem, (LoaderError, KeyboardInterrupt, SystemExit)):
@@ -237,14 +252,20 @@ def load(args, invocation: Invocation) -> None:
 
 
 def replay(args, invocation: Invocation) -> None:
+    # --from PATH: read whole, and refused if a line is not one the export writes, before the
+    # database is opened
+    edits = Edits.read(args.replay_from) if args.replay_from else None
     plan, now = plan_and_clock(invocation)
     _warn_if_ahead(args, invocation, now)
     run = _run(args, invocation, open_for(invocation, args.lock_timeout, must_exist=True), plan, now)
-    summary = run.replay_dead_letters(dry_run=args.dry_run)
+    summary = run.replay_dead_letters(dry_run=args.dry_run, edits=edits)
     if summary is None:
-        invocation.say(f"no open dead letters for the feed {plan.feed.name}: nothing to replay")
+        invocation.say(f"--from {args.replay_from} names no dead letters: nothing to replay" if edits is not None else
+                       f"no open dead letters for the feed {plan.feed.name}: nothing to replay")
         report.emit(json.dumps({"replayed": 0}, indent=2), done="nothing to replay")
         return
+    if edits is not None:
+        summary["replayed_from"] = str(Path(edits.path).resolve())
     _report(args, invocation, run, summary)
 
 
@@ -276,8 +297,14 @@ def _report(args, invocation: Invocation, run: Load, summary: dict, inputs: Inpu
     invocation.say(("dry run, nothing kept: " if args.dry_run else "") + report.summary_line(summary, see_rejects, run.plan.feed.deletes != "none"))
     if summary["late_skipped"] and inputs is not None:
         invocation.say(report.late_line(summary, run.plan.feed, _again_with_lookback(invocation, summary)))
+    if summary["differing"]:
+        invocation.say(report.differing_line(summary, run.plan.feed))
+    for same in summary["same_content"]:
+        invocation.say(report.same_content_line(same))
     if summary["unused_columns"]:
         invocation.say(report.unused_columns_line(summary, run.plan.feed))
+    if not run.plan.feed.compares_values:
+        invocation.say(report.versions_not_compared_line(run.plan.feed))
     if run.plan.feed.versions_in_records:
         invocation.say(report.versions_in_records_line(run.plan.feed))
     report.emit(json.dumps(summary, indent=2, default=report.json_value),

@@ -14,16 +14,19 @@ from .sql_files import STAGE_NAME, Statement, check_params, discover_stages, dis
 # The named parameters bound to every statement: the run's, and the feed's (feed.Feed.params).
 STAGE_PARAMS = {"run_id", "now", "source", "watermark", "lookback_seconds", "runner", "runner_options",
                 "command_note", "feed", "target", "key_columns", "timestamp_column", "timestamp_format",
-                "feed_definition", "deletes"}
+                "feed_definition", "deletes", "corrections"}
 # The runner's own statements (sql/run/) and the feed's trace section also get these.
 HOOK_PARAMS = STAGE_PARAMS | {"kind", "format", "header", "host", "pid", "process_started", "error", "key",
-                              "only_feed", "schema_version", "description", "prune_before", "openlineage_run_id"}
+                              "only_feed", "schema_version", "description", "prune_before", "openlineage_run_id",
+                              "reason"}
 
 HOOKS = ("schema_tables", "schema_version", "record_schema_version", "lineage_layout", "functions", "open",
          "failed", "read_watermark", "refusals", "summary", "lineage_by_step", "history", "repair_watermark",
          "replay_source", "trace", "pruned_history", "prune_history", "database_size", "reuse_space", "vacuum",
          "interrupted_runs", "openlineage_inputs", "openlineage_rejects", "replay_headers", "has_open_dead_letters",
-         "pruned_count", "existing_columns", "tombstone")
+         "pruned_count", "existing_columns", "tombstone", "record_deliveries", "same_content",
+         "choose_dead_letters", "chosen_dead_letters", "dismiss_dead_letters", "dismissed_dead_letters",
+         "edit_dead_letters", "export_dead_letters")
 
 # Where a feed's sections run among the numbered stages: right after the stage numbered here.
 # (02 checks that the input has the feed's columns before its views are built on them;
@@ -65,12 +68,17 @@ class Plan:
         # deletes does not give (sql/run/changes_*.sql)
         changes = split_file(sql_dir / "run" / ("changes_with_deletes.sql" if feed.deletes != "none"
                                                 else "changes_without_deletes.sql"))
+        # and the stored versions as stored_compared: with _same, which a definition written
+        # before corrections does not give (sql/run/versions_*compared.sql)
+        compared = split_file(sql_dir / "run" / ("versions_compared.sql" if feed.compares_values
+                                                 else "versions_not_compared.sql"))
+        appended = {"records": changes, "versions": compared}
         stages = []
         for path in files[1:]:
             stages.append(Step(path.name, split_file(path)))
             number = int(path.name.split("_", 1)[0])
             stages += [Step(f"{feed_path.parent.name}/{feed_path.name}: {section}",
-                            feed.sections[section] + (changes if section == "records" else []))
+                            feed.sections[section] + appended.get(section, []))
                        for section, after in sections.items() if after == number]
         if len(stages) != len(files) - 1 + len(sections):
             raise Refused(f"{sql_dir} lacks a stage numbered "

@@ -15,14 +15,39 @@ from .errors import OutputFailed
 def summary_line(s: dict, see_rejects: str | None = None, deletes: bool = False) -> str:
     """see_rejects: a command that shows the run's rejects (none for a dry run: it kept none);
     deletes: whether the feed declares deletes (only such a feed has deletions to count)."""
-    parts = [f"{s['loaded']} loaded ({s['inserted']} new, {s['updated']} updated)",
+    corrected = f", {s['corrected']} corrected" if s.get("corrected") else ""
+    parts = [f"{s['loaded']} loaded ({s['inserted']} new, {s['updated']} updated{corrected})",
              *([f"{s['deleted']} deleted"] if deletes or s.get("deleted") else []),
              f"{s['skipped']} skipped by the watermark", f"{s['stale']} stale",
+             *([f"{s['differing']} differing"] if s.get("differing") else []),
              f"{s['superseded']} superseded", f"{s['rejected']} rejected"]
     line = f"run {s['run_id']} ({s['feed']}): {s['input_records']} records: " + ", ".join(parts)
     if s["rejected"] and see_rejects:
         line += f" (see them: {see_rejects})"
     return line + f"; watermark {s['watermark'] or 'not set yet (nothing loaded)'}"
+
+
+def differing_line(s: dict, feed) -> str:
+    """Records at the stored version with other values, left out: what would apply them."""
+    n = s["differing"]
+    records = f"{n} record{'s' if n > 1 else ''}"
+    if feed.corrections == "apply":
+        return (f"note: {records} at the version {feed.target} holds, with other values, from a delivery no "
+                f"later than the stored one's: not applied (the later delivery wins; lineage: differing)")
+    return (f"note: {records} at the version {feed.target} holds, with other values: not applied (corrections "
+            f"= 'report'). To apply such corrections (the later delivery wins), declare 'apply' as corrections "
+            f"in {feed.path} and load the file again (docs/feeds.md, Corrections)")
+
+
+def same_content_line(same: dict) -> str:
+    return (f"note: {same['source']} has the same content as run {same['first_run_id']}'s "
+            f"{same['first_source']}: a delivery seen before, which keeps its place")
+
+
+def versions_not_compared_line(feed) -> str:
+    return (f"note: the versions section of {feed.path} gives no _same (and the stored row's _run_id, "
+            "_source): a record at the stored version with other values cannot be told from the same "
+            "record, and counts as stale (docs/feeds.md, Corrections; sql/feeds/events.sql shows it)")
 
 
 def unused_columns_line(s: dict, feed) -> str:
@@ -163,8 +188,11 @@ def versions_in_records_line(feed) -> str:
 def late_line(s: dict, feed, command: str) -> str:
     n = s["late_skipped"]
     keys, them = ("their keys", "them") if n > 1 else ("its key", "it")
+    newer = f"newer than what {feed.target} holds for {keys}"
+    if feed.corrections == "apply":  # (07 counts a later delivery's correction too)
+        newer += " (or, at the same version, other values from a later delivery)"
     return (f"warning: {n} late record{'s' if n > 1 else ''} skipped: older than the watermark "
-            f"{s['watermark_before']}, yet newer than what {feed.target} holds for {keys} "
+            f"{s['watermark_before']}, yet {newer} "
             f"(the oldest: {s['oldest_late']}); not loaded. To load {them}: {command}")
 
 

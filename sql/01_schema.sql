@@ -231,7 +231,8 @@ create temp table if not exists run_context (
     watermark_utc   text,   -- the same, if it is a real time; else NULL
     skip_before     text,   -- records older than this are skipped (07): the watermark
                             -- minus the lookback; NULL (skip nothing) for a replay
-    timestamp_format text   -- the feed's (views take no parameters)
+    timestamp_format text,  -- the feed's (views take no parameters)
+    feed            text    -- the feed's name
 );
 
 -- A stage refuses the whole run by inserting a reason here (see run/refusals.sql).
@@ -274,6 +275,7 @@ select run.lineage_base + 2 * r.record_no,
        case outcome.step
             when 'skipped' then run.skip_detail
             when 'stale' then r.detail
+            when 'differing' then r.detail
             -- the record that won: the key's one record in the run that was
             -- neither skipped nor superseded
             when 'superseded' then
@@ -282,14 +284,16 @@ select run.lineage_base + 2 * r.record_no,
                                 then ' of ' || (select source from lineage_source
                                                  where run_id = r.run_id and source_no = winner.source_no)
                                 else '' end
-                        || ' wins (' || case when winner.ts = r.ts
+                        || ' wins (' || case when winner.ts <> r.ts then 'newer ' || run.timestamp_column
+                                             when winner.record_no > r.record_no
                                              then 'same ' || run.timestamp_column || ', later in the input'
-                                             else 'newer ' || run.timestamp_column end || ')'
+                                             -- (earlier in the input: its file's content came later)
+                                             else 'same ' || run.timestamp_column || ', a later delivery' end || ')'
                    from lineage_record as winner
                   where winner.run_id = r.run_id
                     and winner.key = r.key
                     and winner.outcome in (select outcome from lineage_outcome
-                                            where step in ('loaded', 'deleted', 'stale')))
+                                            where step in ('loaded', 'deleted', 'stale', 'differing')))
             else outcome.loaded_as
        end,
        run.feed

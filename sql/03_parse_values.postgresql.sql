@@ -29,7 +29,7 @@ $$;
 delete from run_context;  -- one row: this run's (the table is declared in 01)
 
 -- The tolerance for clocks running ahead: change '5 minutes' to change it.
-insert into run_context (run_at, future_limit, watermark, watermark_utc, skip_before, timestamp_format)
+insert into run_context (run_at, future_limit, watermark, watermark_utc, skip_before, timestamp_format, feed)
 select cast(:now as text),
        to_char(cast(:now as timestamp) + interval '5 minutes', 'YYYY-MM-DD"T"HH24:MI:SS'),
        cast(:watermark as text),
@@ -39,7 +39,8 @@ select cast(:now as text),
                          - make_interval(secs => cast(:lookback_seconds as integer)),
                          'YYYY-MM-DD"T"HH24:MI:SS')
        end,
-       cast(:timestamp_format as text);
+       cast(:timestamp_format as text),
+       cast(:feed as text);
 
 drop view if exists records_typed;
 -- "offset 0" keeps PostgreSQL from copying these expressions into each place
@@ -52,7 +53,24 @@ select records.*,
                                            'YYYY-MM-DD"T"HH24:MI:SS') end
             else pg_temp.utc_text(_ts_text)
        end as _ts
-  from (select feed_changes.*, landing._source, landing._line_no, landing._problem
+  from (select feed_changes.*, landing._source, landing._line_no, landing._problem,
+               -- the delivery of its file (run/record_deliveries.sql): with one file,
+               -- one look-up for the run; a replay's record keeps the delivery of
+               -- the file it was rejected from
+               case when (select count(*) from landing_file) = 1 then (select delivery_id from landing_file)
+                    when (select count(*) from landing_file) > 1
+                         then (select delivery_id from landing_file where landing_file.source = landing._source)
+                    else (select run_file.delivery_id
+                            from dead_letter
+                            join run_file on run_file.run_id = dead_letter.run_id
+                                         and run_file.source = dead_letter.source
+                           where dead_letter.source = landing._source
+                             and dead_letter.line_no = landing._line_no
+                             and dead_letter.status = 'open'
+                             and dead_letter.feed = (select feed from run_context)
+                           order by dead_letter.dead_letter_id desc
+                           limit 1)
+               end as _delivery
           from feed_changes
           join landing on landing._record_no = feed_changes._record_no
         offset 0) as records

@@ -21,7 +21,7 @@
 delete from run_context;  -- one row: this run's (the table is declared in 01)
 
 -- The tolerance for clocks running ahead: change '+5 minutes' to change it.
-insert into run_context (run_at, future_limit, watermark, watermark_utc, skip_before, timestamp_format)
+insert into run_context (run_at, future_limit, watermark, watermark_utc, skip_before, timestamp_format, feed)
 select :now,
        strftime('%Y-%m-%dT%H:%M:%S', :now, '+5 minutes'),
        :watermark,
@@ -32,7 +32,8 @@ select :now,
             then strftime('%Y-%m-%dT%H:%M:%S', :watermark)
        end,
        strftime('%Y-%m-%dT%H:%M:%S', :watermark, '-' || :lookback_seconds || ' seconds'),
-       :timestamp_format;
+       :timestamp_format,
+       :feed;
 
 drop view if exists records_typed;
 -- Every expression here is computed once per record: "limit -1 offset 0" keeps
@@ -55,7 +56,24 @@ select records.*,
                  = replace(substr(_ts_text, 1, 16), ' ', 'T')
                 then strftime('%Y-%m-%dT%H:%M:%S', _ts_text)
        end as _ts
-  from (select feed_changes.*, landing._source, landing._line_no, landing._problem
+  from (select feed_changes.*, landing._source, landing._line_no, landing._problem,
+               -- the delivery of its file (run/record_deliveries.sql): with one file,
+               -- one look-up for the run; a replay's record keeps the delivery of
+               -- the file it was rejected from
+               case when (select count(*) from landing_file) = 1 then (select delivery_id from landing_file)
+                    when (select count(*) from landing_file) > 1
+                         then (select delivery_id from landing_file where landing_file.source = landing._source)
+                    else (select run_file.delivery_id
+                            from dead_letter
+                            join run_file on run_file.run_id = dead_letter.run_id
+                                         and run_file.source = dead_letter.source
+                           where dead_letter.source = landing._source
+                             and dead_letter.line_no = landing._line_no
+                             and dead_letter.status = 'open'
+                             and dead_letter.feed = (select feed from run_context)
+                           order by dead_letter.dead_letter_id desc
+                           limit 1)
+               end as _delivery
           from feed_changes
           join landing on landing._record_no = feed_changes._record_no
          limit -1 offset 0) as records

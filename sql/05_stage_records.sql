@@ -9,7 +9,8 @@
 --
 -- run_batch holds the feed's own columns (from feed_records: its typed values)
 -- and the loader's, whose names start with '_' as no input column's may:
---   _record_no  input order across the run: the later record wins a tie
+--   _record_no  input order across the run: the later record wins a tie ...
+--   _delivery   ... within its file's content (a delivery: the later delivery wins first)
 --   _key        the key as text (the value itself, or a JSON array for several columns)
 --   _ts         the timestamp, UTC 'YYYY-MM-DDTHH:MM:SS'
 --   _source, _line_no   where the record came from (its raw text stays in landing)
@@ -18,7 +19,7 @@
 --   _detail     for a loaded record inserted | updated; for a stale one, why
 -- (and _ts_text, _invalid, _problem: what the reason was made from)
 --
--- Sorted by key, then timestamp and input order, once: each key's records sit
+-- Sorted by key, then timestamp, delivery and input order, once: each key's records sit
 -- together with the newest last (08 needs no index), and the upsert, the
 -- look-up of stored versions and lineage all walk the target's and lineage's
 -- keys in order instead of at random.
@@ -65,7 +66,7 @@ select decided.*,
                        end as _reason
                   from records_typed as records) as checked
        ) as decided
- order by _key, _ts, _record_no;
+ order by _key, _ts, _delivery, _record_no;
 
 -- Nor is such a key kept in lineage (whose key index would refuse it on
 -- PostgreSQL): the dead letter keeps the record as written.

@@ -5,7 +5,7 @@
 update run_batch
    set _detail = 'late'
   from (select _record_no, _outcome,
-               row_number() over (partition by _key order by _ts desc, _record_no desc) as position
+               row_number() over (partition by _key order by _ts desc, _delivery desc, _record_no desc) as position
           from run_batch
          where _outcome <> 'rejected') as ranked
  where ranked._record_no = run_batch._record_no
@@ -14,10 +14,16 @@ update run_batch
 
 update run_batch
    set _detail = null
-  from stored_versions as stored
+  from stored_compared as stored
  where stored._record_no = run_batch._record_no
    and run_batch._detail = 'late'
-   and stored._ts >= run_batch._ts;
+   and stored._ts >= run_batch._ts
+   and not (stored._ts = run_batch._ts
+            and :corrections = 'apply'
+            and (run_batch._delete = 1 or stored._same = 0)
+            and run_batch._delivery > coalesce((select delivery_id from run_file
+                                                 where run_file.run_id = stored._run_id
+                                                   and run_file.source = stored._source), 0));
 
 update run_batch
    set _detail = null
@@ -25,7 +31,13 @@ update run_batch
  where tombstone.feed = :feed
    and tombstone.key = run_batch._key
    and run_batch._detail = 'late'
-   and tombstone.version >= run_batch._ts;
+   and tombstone.version >= run_batch._ts
+   and not (tombstone.version = run_batch._ts
+            and :corrections = 'apply'
+            and run_batch._delete <> 1
+            and run_batch._delivery > coalesce((select delivery_id from run_file
+                                                 where run_file.run_id = tombstone.run_id
+                                                   and run_file.source = tombstone.source), 0));
 
 update run_batch
    set _detail = null

@@ -5,8 +5,11 @@
 -- of the key's records were skipped, unless the target already holds a version
 -- at least as new (the stale guard). Two versions of one new key are one late
 -- record; a rerun of a file already loaded has none. A deletion counts only if a
--- run that reached it would have removed or marked a row the target holds.
--- Reads: run_batch (in key order: 05), stored_versions, tombstone. Writes: run_batch._detail.
+-- run that reached it would have removed or marked a row the target holds. In a
+-- feed that applies corrections, so does a record at the stored version with other
+-- values from a later delivery (09 would correct the row with it).
+-- Reads: run_batch (in key order: 05), stored_compared, tombstone, run_file.
+-- Writes: run_batch._detail.
 
 -- (from a record to its stored version: the view reaches run_batch by
 -- _record_no, which the batch is not ordered by)
@@ -25,15 +28,28 @@ update run_batch
                      order by next.rowid
                      limit 1)
    and not exists (select 1
-                     from stored_versions as stored
+                     from stored_compared as stored
                     where stored._record_no = run_batch._record_no
-                      and stored._ts >= run_batch._ts)
+                      and stored._ts >= run_batch._ts
+                      -- (at its version: a correction the feed would apply is late too)
+                      and not (stored._ts = run_batch._ts
+                               and :corrections = 'apply'
+                               and (run_batch._delete = 1 or stored._same = 0)
+                               and run_batch._delivery > coalesce((select delivery_id from run_file
+                                                                    where run_file.run_id = stored._run_id
+                                                                      and run_file.source = stored._source), 0)))
    and (not exists (select 1 from tombstone where feed = :feed)
         or not exists (select 1
                          from tombstone
                         where tombstone.feed = :feed
                           and tombstone.key = run_batch._key
-                          and tombstone.version >= run_batch._ts))
+                          and tombstone.version >= run_batch._ts
+                          and not (tombstone.version = run_batch._ts
+                                   and :corrections = 'apply'
+                                   and run_batch._delete <> 1
+                                   and run_batch._delivery > coalesce((select delivery_id from run_file
+                                                                        where run_file.run_id = tombstone.run_id
+                                                                          and run_file.source = tombstone.source), 0))))
    -- a deletion is late only if it would have removed or marked a stored row
    and (coalesce(_delete, 0) <> 1
         or exists (select 1 from stored_versions as stored where stored._record_no = run_batch._record_no));

@@ -1,5 +1,5 @@
 -- One record per key within the batch: the newest timestamp wins; on a tie the
--- later record in the input wins. The others are 'superseded'.
+-- later delivery, then the later record in the input. The others are 'superseded'.
 -- Reads and writes: run_batch. PostgreSQL's version of 08_dedupe_batch.sql: same rule.
 --
 -- SQLite's version looks at the next row, in the key order stage 05 stored the
@@ -10,7 +10,7 @@ update run_batch
        _detail = null
   from (select _record_no
           from (select _record_no,
-                       row_number() over (partition by _key order by _ts desc, _record_no desc) as position
+                       row_number() over (partition by _key order by _ts desc, _delivery desc, _record_no desc) as position
                   from run_batch
                  where _outcome = 'loaded') as ranked
          where position > 1) as losers

@@ -1,8 +1,8 @@
 -- One record per key within the batch: the newest timestamp wins; on a tie the
--- later record in the input wins. The others are 'superseded'.
+-- later delivery, then the later record in the input. The others are 'superseded'.
 -- Reads and writes: run_batch.
 --
--- Stage 05 stored the batch sorted by key, timestamp and input order, so a
+-- Stage 05 stored the batch sorted by key, timestamp, delivery and input order, so a
 -- key's winner is its last record still to be loaded: a record is superseded
 -- when the next such record after it has the same key. One short look ahead
 -- per record, no sort and no index. (PostgreSQL has no row order to rely on:

@@ -35,7 +35,7 @@ select :run_id, source_no, source from run_source;
 
 insert into lineage_record (run_id, key, record_no, outcome, source_no, line_no, ts, detail)
 select :run_id, _key, _record_no, outcome.outcome, file.source_no, _line_no, _ts,
-       case when _outcome = 'stale' then _detail end
+       case when _outcome in ('stale', 'differing') then _detail end
   from run_batch
   join lineage_outcome as outcome on outcome.step = run_batch._outcome
                                  and (outcome.loaded_as is null or outcome.loaded_as = run_batch._detail)

@@ -186,15 +186,16 @@ class Loader:
         """The accounting invariants, checked against the tables, for one run."""
         run_id = s["run_id"]
         assert s["input_records"] == s["staged"] + s["rejected"]
-        assert s["staged"] == s["loaded"] + s["deleted"] + s["skipped"] + s["stale"] + s["superseded"]
-        assert s["loaded"] == s["inserted"] + s["updated"]
+        assert s["staged"] == s["loaded"] + s["deleted"] + s["skipped"] + s["stale"] + s["differing"] + s["superseded"]
+        assert s["loaded"] == s["inserted"] + s["updated"] + s["corrected"]
         assert s["rejected"] == s["dead_letters"] + s["dead_letters_repeated"]
         steps: dict = {}
         for source, line_no, step in self.rows(
                 "select source, line_no, step from lineage where run_id = ? order by lineage_id", run_id):
             steps.setdefault((source, line_no), []).append(step)
         assert len(steps) == s["input_records"]
-        outcomes = {"loaded": 0, "deleted": 0, "skipped": 0, "stale": 0, "superseded": 0, "rejected": 0}
+        outcomes = {"loaded": 0, "deleted": 0, "skipped": 0, "stale": 0, "differing": 0, "superseded": 0,
+                    "rejected": 0}
         for record_steps in steps.values():
             assert record_steps == ["rejected"] or (
                 record_steps[0] == "staged" and len(record_steps) == 2), record_steps

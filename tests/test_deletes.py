@@ -40,8 +40,15 @@ def key(sku: str, store: str = "S1") -> str:
 
 @pytest.fixture(params=ENGINES)
 def prices(request, tmp_path):
-    """A fresh database on each engine, for the feed prices."""
-    return make_loader(request.param, tmp_path, request, "prices")
+    """A fresh database on each engine, for the feed prices as it is but for corrections =
+    'report': a record at the stored version is stale or differing, never applied (applying a
+    later delivery's is tests/test_corrections.py's)."""
+    loader = make_loader(request.param, tmp_path, request, "prices")
+    definition = loader.copy_sql() / "feeds" / "prices.sql"
+    applying = re.compile(r"'apply'(\s+)as corrections")
+    assert applying.search(definition.read_text())
+    definition.write_text(applying.sub(r"'report'\1as corrections", definition.read_text()))
+    return loader
 
 
 # ---------------------------------------------------------------------------------------------
@@ -70,8 +77,8 @@ def watermark(loader, feed: str = "prices"):
     return loader.rows("select value from watermark where feed = ?", feed)[0][0]
 
 
-COUNTS = ("input_records", "staged", "rejected", "loaded", "inserted", "updated", "deleted", "skipped",
-          "stale", "superseded", "late_skipped", "dead_letters", "dead_letters_repeated",
+COUNTS = ("input_records", "staged", "rejected", "loaded", "inserted", "updated", "corrected", "deleted", "skipped",
+          "stale", "differing", "superseded", "late_skipped", "dead_letters", "dead_letters_repeated",
           "dead_letters_resolved", "lineage_entries")
 
 
@@ -81,25 +88,25 @@ def checked(loader, result, *sources) -> dict:
     assert result.code == 0, result.stderr
     s = result.summary
     assert s["status"] == "succeeded"
-    assert s["staged"] == s["loaded"] + s["deleted"] + s["skipped"] + s["stale"] + s["superseded"]
+    assert s["staged"] == s["loaded"] + s["deleted"] + s["skipped"] + s["stale"] + s["differing"] + s["superseded"]
     assert s["input_records"] == s["staged"] + s["rejected"]
-    assert s["loaded"] == s["inserted"] + s["updated"]
+    assert s["loaded"] == s["inserted"] + s["updated"] + s["corrected"]
     assert s["rejected"] == s["dead_letters"] + s["dead_letters_repeated"]
     # run_log holds the same counts, and the identity holds there too
     logged = dict(zip(COUNTS, loader.rows(f"select {', '.join(COUNTS)} from run_log where run_id = ?",
                                           s["run_id"])[0]))
     assert logged == {c: s[c] for c in COUNTS}
     assert logged["staged"] == (logged["loaded"] + logged["deleted"] + logged["skipped"] + logged["stale"]
-                                + logged["superseded"])
+                                + logged["differing"] + logged["superseded"])
     # lineage: one entry per record and step (staged + its outcome, or rejected), as counted
     steps = dict(loader.rows("select step, count(*) from lineage where run_id = ? group by step", s["run_id"]))
-    for step in ("loaded", "deleted", "skipped", "stale", "superseded", "rejected"):
+    for step in ("loaded", "deleted", "skipped", "stale", "differing", "superseded", "rejected"):
         assert steps.get(step, 0) == s[step], (step, steps)
     assert steps.get("staged", 0) == s["staged"]
     assert sum(steps.values()) == s["lineage_entries"]
     assert dict(loader.rows("select detail, count(*) from lineage where run_id = ? and step = 'loaded' "
                             "group by detail", s["run_id"])) == {
-        d: n for d, n in (("inserted", s["inserted"]), ("updated", s["updated"])) if n}
+        d: n for d, n in (("inserted", s["inserted"]), ("updated", s["updated"]), ("corrected", s["corrected"])) if n}
     # and whatever conftest checks of every run (each line accounted for, rejects filed)
     if sources:
         loader.assert_accounted(s, {str(p): set(range(2, 2 + len(p.read_text().splitlines()) - 1))
@@ -145,12 +152,13 @@ def test_a_newer_delete_removes_the_row_an_older_or_equal_one_is_stale(prices):
 
     s = checked(prices, prices.run(batch, "--lookback", "2d"), batch)
 
-    assert (s["deleted"], s["stale"], s["loaded"], s["skipped"], s["rejected"]) == (1, 2, 0, 0, 2)
+    # (k2: a deletion at the stored version differs from the row: not applied, corrections = 'report')
+    assert (s["deleted"], s["stale"], s["differing"], s["loaded"], s["skipped"], s["rejected"]) == (1, 1, 1, 0, 0, 2)
     assert rows(prices) == {key("k2"): (T(10), 2.5, 1, 3), key("k3"): (T(10), 3.5, 1, 4)}
     assert s["run_id"] == 2  # (the dry run kept not even its run)
     assert tombstones(prices) == {key("k1"): (T(11), 2, str(batch), 2)}
     assert outcomes(prices, 2) == [(2, key("k1"), "deleted", "removed"),
-                                   (3, key("k2"), "stale", stale_row(T(10))),
+                                   (3, key("k2"), "differing", f"prices holds other values at {T(10)}, from run 1"),
                                    (4, key("k3"), "stale", stale_row(T(10))),
                                    (5, key("k2"), "rejected", "op is not I, U or D: d"),
                                    (6, key("k3"), "rejected", "price is missing")]
@@ -176,9 +184,10 @@ def test_a_late_older_upsert_stays_deleted_and_a_newer_one_recreates_the_key(pri
     # reconsidered with --lookback: stale against the tombstone, older or as old
     again = load(prices, up("k1", T(11), "7.5"), up("k2", T(12), "8.5"), up("k3", T(11), "9.5"),
                  args=("--lookback", "5d"))
-    assert (again["loaded"], again["stale"], again["deleted"]) == (0, 3, 0)
+    # (k2, at the deletion's version: other content, not applied)
+    assert (again["loaded"], again["stale"], again["differing"], again["deleted"]) == (0, 2, 1, 0)
     assert outcomes(prices, 3) == [(2, key("k1"), "stale", f"deleted at {T(12)} by run 2"),
-                                   (3, key("k2"), "stale", f"deleted at {T(12)} by run 2"),
+                                   (3, key("k2"), "differing", f"deleted at {T(12)} by run 2"),
                                    (4, key("k3"), "stale", f"deleted at {T(12)} by run 2")]
     assert prices.rows("select count(*) from prices") == [(0,)]  # nothing made, no row of NULLs
     assert len(tombstones(prices)) == 3
@@ -408,9 +417,9 @@ def test_the_sample_and_its_reruns(prices):
     s = checked(prices, result, sample)
     assert {c: s[c] for c in ("input_records", "staged", "loaded", "inserted", "deleted", "superseded",
                               "rejected", "stale", "skipped")} == {
-        "input_records": 11, "staged": 8, "loaded": 3, "inserted": 3, "deleted": 2, "superseded": 3,
+        "input_records": 12, "staged": 9, "loaded": 4, "inserted": 4, "deleted": 2, "superseded": 3,
         "rejected": 3, "stale": 0, "skipped": 0}
-    assert "3 loaded (3 new, 0 updated), 2 deleted, 0 skipped" in result.stderr
+    assert "4 loaded (4 new, 0 updated), 2 deleted, 0 skipped" in result.stderr
     assert prices.rows("select step, detail from lineage where run_id = 1 and step <> 'staged' "
                        "order by line_no") == [
         ("superseded", "the record for this key on line 6 wins (newer updated_at)"),
@@ -423,6 +432,7 @@ def test_the_sample_and_its_reruns(prices):
         ("rejected", "price is not a decimal number: abc"),
         ("rejected", "op is not I, U or D: X"),
         ("rejected", "op is missing"),
+        ("loaded", "inserted"),
         ("loaded", "inserted")]
 
     def state():
@@ -432,17 +442,18 @@ def test_the_sample_and_its_reruns(prices):
     before = state()
     assert before[:2] == ({key("apple"): ("2025-03-02T09:00:00", 0.45, 1, 6),
                            key("apple", "S2"): ("2025-03-01T09:00:00", 0.55, 1, 4),
-                           key("pear", "S2"): ("2025-03-04T09:00:00", 0.9, 1, 12)},
+                           key("pear", "S2"): ("2025-03-04T09:00:00", 0.9, 1, 12),
+                           key("fig", "S3"): ("2025-03-05T09:00:00", 1.25, 1, 13)},
                           {key("pear"): ("2025-03-03T09:00:00", 1, str(sample), 7),
                            key("plum", "S2"): ("2025-03-03T09:00:00", 1, str(sample), 8)})
 
     rerun = checked(prices, prices.run(sample, now="2025-04-01T00:00:00"), sample)
     assert (rerun["loaded"], rerun["deleted"], rerun["skipped"], rerun["stale"], rerun["late_skipped"],
-            rerun["dead_letters"], rerun["dead_letters_repeated"]) == (0, 0, 7, 1, 0, 0, 3)
+            rerun["dead_letters"], rerun["dead_letters_repeated"]) == (0, 0, 8, 1, 0, 0, 3)
     assert state() == before
     # everything reconsidered: the deletions are stale against their tombstones
     back = checked(prices, prices.run(sample, "--lookback", "90d", now="2025-04-01T00:00:00"), sample)
-    assert (back["loaded"], back["deleted"], back["skipped"], back["stale"], back["superseded"]) == (0, 0, 0, 5, 3)
+    assert (back["loaded"], back["deleted"], back["skipped"], back["stale"], back["superseded"]) == (0, 0, 0, 6, 3)
     assert state() == before
     stale = {k: d for _, k, step, d in outcomes(prices, 3) if step == "stale"}
     assert stale[key("pear")] == stale[key("plum", "S2")] == "deleted at 2025-03-03T09:00:00 by run 1"
@@ -500,9 +511,9 @@ def test_prune_history_keeps_tombstones(prices):
     # and they still keep older records out
     s = load(prices, up("k1", T(10, 12), "5.5"), up("k3", T(11), "5.5"), args=("--lookback", "5d"),
              now="2025-03-01T00:00:00")
-    assert (s["stale"], s["loaded"]) == (2, 0)
+    assert (s["stale"], s["differing"], s["loaded"]) == (1, 1, 0)  # (k3: at the deletion's version)
     assert outcomes(prices, s["run_id"]) == [(2, key("k1"), "stale", f"deleted at {T(11)} by run 1"),
-                                             (3, key("k3"), "stale", f"deleted at {T(11)} by run 1")]
+                                             (3, key("k3"), "differing", f"deleted at {T(11)} by run 1")]
     assert set(rows(prices)) == {key("k2")}
     assert tombstones(prices) == before
 
@@ -583,7 +594,7 @@ def prices_with(declare_extra: str = "", deletes: str | None = "'hard'", records
     text = PRICES_SQL.read_text()
     assert ") without rowid;" in text
     text = text.replace(") without rowid;", ");")
-    hard = re.compile(r",(\s*--[^\n]*\n)*\s*'hard'\s+as deletes;")
+    hard = re.compile(r",(\s*--[^\n]*\n)*\s*'hard'\s+as deletes,(\s*--[^\n]*\n)*\s*'apply'\s+as corrections;")
     assert hard.search(text)
     if deletes is None:
         text = hard.sub(";", text)
@@ -614,9 +625,8 @@ REFUSED = [
     ("a deleted_column that is no name",
      prices_with(deletes="'soft'", declare_extra=", 'gone; drop' as deleted_column"),
      "deleted_column is the name of a column"),
-    ("corrections 'apply'", prices_with(declare_extra=", 'apply' as corrections"),
-     "corrections = 'apply' is not carried out by this release yet"),
-    ("corrections unknown", prices_with(declare_extra=", 'fix' as corrections"), "corrections is 'report', not 'fix'"),
+    ("corrections unknown", prices_with(declare_extra=", 'fix' as corrections"),
+     "corrections is 'report' or 'apply', not 'fix'"),
     ("history 'on'", prices_with(declare_extra=", 'on' as history"),
      "history = 'on' is not carried out by this release yet"),
     ("history unknown", prices_with(declare_extra=", 'always' as history"), "history is 'off', not 'always'"),
@@ -655,12 +665,12 @@ def test_bad_delete_declarations_are_refused_before_the_database_opens(prices):
 def test_the_delete_sections_guard_alone_keeps_a_newer_row(prices):
     """Defence in depth, as for the upsert: even if stage 09 stopped finding deletions stale, the
     delete section's own guard never removes a row newer than the deletion."""
-    sql = prices.copy_sql()
-    stage = sql / "09_compare_with_stored.sql"
+    stage = prices.sql_dir / "09_compare_with_stored.sql"  # (the fixture's copy of sql/)
     text = stage.read_text()
-    rule = "stored._ts >= run_batch._ts"
-    assert text.count(rule) == 2
-    stage.write_text(text.replace(rule, "stored._ts > '9999'"))  # nothing is ever found stale
+    # the comparison with the stored row, which marks older records stale, finds nothing
+    rule = "where stored._record_no = run_batch._record_no\n   and run_batch._outcome = 'loaded';"
+    assert text.count(rule) == 1
+    stage.write_text(text.replace(rule, rule.replace(";", " and 1 = 0;")))
     load(prices, up("k1", T(10), "2.5"))
     prices.rows("update watermark set value = ?", T(1))
     prices.run(prices.batch(rm("k1", T(5)), header=HEADER))

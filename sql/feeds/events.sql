@@ -90,11 +90,19 @@ select _record_no,
 -- stored_versions: each record of run_batch (stage 05: the records, typed, in
 -- key order) still to be loaded or skipped whose key the target already
 -- holds, and the stored row's timestamp, in the form the upsert stores it (UTC
--- 'YYYY-MM-DDTHH:MM:SS'). Stage 09 marks a record not newer than it 'stale';
--- stage 07 tells late data from records an earlier run dealt with.
+-- 'YYYY-MM-DDTHH:MM:SS'), whether the record's values are the stored ones
+-- (_same), and the stored row's run and file. Stage 09 marks a record older than
+-- it, or at its version with the same values, 'stale'; stage 07 tells late data
+-- from records an earlier run dealt with.
 drop view if exists stored_versions;
 create temp view stored_versions as
-select records._record_no, stored.event_ts as _ts
+select records._record_no, stored.event_ts as _ts,
+       -- the same values: every column the upsert writes but the key, the timestamp and
+       -- the provenance, typed, NULL equal to NULL (a record at the stored version with
+       -- other values is a correction: 09)
+       case when stored.user_id is not distinct from records.user_id
+             and stored.amount is not distinct from records.amount then 1 else 0 end as _same,
+       stored.run_id as _run_id, stored.source as _source   -- (the stored row's delivery)
   from run_batch as records
   join events as stored on stored.event_id = records.event_id
  where records._outcome in ('loaded', 'skipped');  -- (skipped: for late data, 07)

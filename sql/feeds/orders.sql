@@ -65,7 +65,10 @@ select _record_no,
 -- section: versions
 drop view if exists stored_versions;
 create temp view stored_versions as
-select records._record_no, stored.updated_at as _ts
+select records._record_no, stored.updated_at as _ts,
+       case when stored.customer is not distinct from records.customer
+             and stored.total is not distinct from records.total then 1 else 0 end as _same,
+       stored.run_id as _run_id, stored.source as _source
   from run_batch as records
   join orders as stored on stored.store_id = records.store_id
                        and stored.order_id = records.order_id

@@ -18,7 +18,11 @@ select 'prices'                                  as feed,
        'store_id, sku, updated_at, price, op'    as input_columns,
        -- 'hard': a deletion removes the row; 'soft': it marks it, in the column
        -- named by deleted_column; 'none' (the default): no record is a deletion
-       'hard'                                    as deletes;
+       'hard'                                    as deletes,
+       -- 'apply': a shop re-issues a file with restated prices at the same
+       -- updated_at; the later delivery wins. 'report' (the default): such a
+       -- record is counted differing and left out
+       'apply'                                   as corrections;
 
 -- section: target
 create table if not exists prices (
@@ -70,7 +74,9 @@ select _record_no,
 -- section: versions
 drop view if exists stored_versions;
 create temp view stored_versions as
-select records._record_no, stored.updated_at as _ts
+select records._record_no, stored.updated_at as _ts,
+       case when stored.price is not distinct from records.price then 1 else 0 end as _same,
+       stored.run_id as _run_id, stored.source as _source
   from run_batch as records
   join prices as stored on stored.store_id = records.store_id
                        and stored.sku = records.sku
@@ -87,11 +93,13 @@ on conflict (store_id, sku) do update
        run_id     = excluded.run_id,
        source     = excluded.source,
        line_no    = excluded.line_no
- where excluded.updated_at > prices.updated_at;
+ -- (>=: at an equal version, a later delivery's correction, which 09 decided on)
+ where excluded.updated_at >= prices.updated_at;
 
 -- section: delete
 -- Removes the row of each key this run deleted (_outcome 'deleted'), guarded like
--- the upsert: only a deletion newer than the stored row removes it. The loader
+-- the upsert: only a deletion newer than the stored row (or, at its version, a
+-- later delivery's: 09) removes it. The loader
 -- remembers every deletion itself (its tombstone table): an older record of the
 -- key arriving later is stale. (The keys are looked up from run_batch, not the
 -- other way round: the target may be large.)
@@ -101,7 +109,7 @@ delete from prices
                              join prices as stored on stored.store_id = deleted.store_id
                                                   and stored.sku = deleted.sku
                             where deleted._outcome = 'deleted'
-                              and deleted._ts > stored.updated_at);
+                              and deleted._ts >= stored.updated_at);  -- (=: a correction, as above)
 
 -- section: trace
 select * from prices where key_text(store_id, sku) = :key;
