@@ -173,10 +173,11 @@ class Loader:
         path.write_text((header or self.feed.header) + "".join(line + "\n" for line in lines), encoding="utf-8")
         return path
 
-    def load(self, *lines: str, **kwargs) -> dict:
-        """Run a batch that must succeed and account for every record; returns its summary."""
+    def load(self, *lines: str, args=(), **kwargs) -> dict:
+        """Run a batch (with args, options) that must succeed and account for every record;
+        returns its summary."""
         path = self.batch(*lines)
-        result = self.run(path, **kwargs)
+        result = self.run(path, *args, **kwargs)
         assert result.code == 0, result.stderr
         # batch() writes one record per line, after the header on line 1
         self.assert_accounted(result.summary, {str(path): set(range(2, len(lines) + 2))})

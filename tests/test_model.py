@@ -9,7 +9,11 @@ independent model of the documented semantics:
 For the prices feed (hard deletes), a record may be a deletion (op D), which competes with upserts
 by the same rule: newer than what is stored for its key (the row, or the tombstone an earlier
 deletion left) it removes the row and leaves a tombstone at its version (deleted); a later upsert
-newer than the tombstone brings the key back. staged = loaded + deleted + skipped + stale + superseded.
+newer than the tombstone brings the key back. Batches are sent again, as they were or re-issued
+with restated amounts, with or without a lookback: a record at the stored version with the same
+values is stale; with other values it is differing, unless the feed applies corrections (prices)
+and its file's content was first loaded later than the stored row's (a later delivery): corrected.
+staged = loaded + deleted + skipped + stale + differing + superseded.
 """
 
 import tempfile
@@ -58,19 +62,24 @@ batches_with_deletes = st.lists(
 
 
 class Model:
-    def __init__(self, key=lambda k: k):
-        self.rows: dict = {}        # key -> (event_ts, user_id, amount)
-        self.tombstones: dict = {}  # key -> the version of its newest deletion (while it has no row)
+    def __init__(self, key=lambda k: k, values=lambda user, amount: (user, amount), apply=False):
+        self.rows: dict = {}        # key -> (event_ts, user_id, amount, delivery)
+        self.tombstones: dict = {}  # key -> (the version of its newest deletion, delivery), while it has no row
         self.watermark = None
         self.key = key              # the key's text form in the feed
+        self.values = values        # what the target keeps of a record besides key and timestamp
+        self.apply = apply          # corrections = 'apply': the later delivery wins at an equal version
+        self.deliveries: dict = {}  # a file's content -> its delivery, numbered as first loaded
 
-    def run(self, batch) -> dict:
-        counts = dict.fromkeys(("rejected", "skipped", "superseded", "stale", "loaded", "deleted"), 0)
+    def run(self, batch, content, lookback: bool = False) -> dict:
+        delivery = self.deliveries.setdefault(content, len(self.deliveries) + 1)
+        counts = dict.fromkeys(("rejected", "skipped", "superseded", "stale", "differing", "loaded", "corrected",
+                                "deleted"), 0)
         survivors: dict = {}
         for position, r in enumerate(batch):
             if not r["valid"]:
                 counts["rejected"] += 1
-            elif self.watermark is not None and r["utc"] < self.watermark:
+            elif not lookback and self.watermark is not None and r["utc"] < self.watermark:
                 counts["skipped"] += 1
             else:
                 if r["key"] in survivors:
@@ -79,21 +88,40 @@ class Model:
                 if best is None or (r["utc"], position) > (best[0]["utc"], best[1]):
                     survivors[r["key"]] = (r, position)
         for r, _ in survivors.values():
-            key = self.key(r["key"])
-            stored = self.rows[key][0] if key in self.rows else self.tombstones.get(key)
-            if stored is not None and stored >= r["utc"]:
+            key, deletion = self.key(r["key"]), r.get("op") == "D"
+            row, tombstone = self.rows.get(key), self.tombstones.get(key)
+            stored = (row[0], row[3]) if row else tombstone  # (version, delivery)
+            correction = False
+            if stored is not None and stored[0] > r["utc"]:
                 counts["stale"] += 1
                 continue
-            if r.get("op") == "D":
+            if stored is not None and stored[0] == r["utc"]:
+                same = (not deletion and self.values(row[1], row[2]) == self.values(r["user"], r["amount"])) \
+                    if row else deletion
+                if same:
+                    counts["stale"] += 1
+                    continue
+                if not (self.apply and delivery > stored[1]):
+                    counts["differing"] += 1
+                    continue
+                correction = True
+            if deletion:
                 self.rows.pop(key, None)
-                self.tombstones[key] = r["utc"]
+                self.tombstones[key] = (r["utc"], delivery)
                 counts["deleted"] += 1
             else:
-                self.rows[key] = (r["utc"], r["user"], r["amount"])
+                self.rows[key] = (r["utc"], r["user"], r["amount"], delivery)
                 self.tombstones.pop(key, None)
                 counts["loaded"] += 1
+                counts["corrected"] += correction
             self.watermark = max(self.watermark or r["utc"], r["utc"])
         return counts
+
+
+def reissued(base: list, changed: list) -> list:
+    """A batch sent again: the same records, some upserts with another amount (a restatement)."""
+    return [{**r, "amount": r["amount"] + 1} if flip and r["valid"] and r.get("op") != "D" else r
+            for r, flip in zip(base, changed)]
 
 
 @pytest.mark.parametrize("feed", FEEDS)
@@ -103,17 +131,30 @@ class Model:
 @given(data=st.data())
 def test_the_loader_matches_the_model(engine, feed, request, data):
     shape = FEEDS[feed]
-    runs = data.draw(batches_with_deletes if feed == "prices" else batches)
-    model = Model(shape.key)
+    one_batch = (batches_with_deletes if feed == "prices" else batches).map(lambda runs: runs[0])
+    model = Model(shape.key, values=lambda user, amount: shape.stored(None, user, amount)[1:],
+                  apply=feed == "prices")  # (the shipped prices feed applies corrections)
     with tempfile.TemporaryDirectory() as tmp:
         loader = make_loader(engine, Path(tmp), request, feed)  # a fresh database for every example
-        for batch in runs:
+        sent: list = []
+        for _ in range(data.draw(st.integers(1, 4), label="runs")):
+            # a new batch, or one sent before: again, or re-issued with restated amounts
+            if sent and data.draw(st.booleans(), label="sent before"):
+                base = data.draw(st.sampled_from(sent), label="which")
+                batch = reissued(base, data.draw(st.lists(st.booleans(), min_size=len(base), max_size=len(base)),
+                                                 label="restated"))
+            else:
+                batch = data.draw(one_batch, label="batch")
+            sent.append(batch)
+            lookback = data.draw(st.booleans(), label="lookback")  # (a day: nothing is skipped)
             lines = [shape.line(r["key"], r["text"], r["user"], r["amount"], r["op"]) if "op" in r
                      else loader.line(r["key"], r["text"], r["user"], r["amount"]) for r in batch]
-            summary = loader.load(*lines, now="2025-03-01T00:00:00")   # also checks the accounting
-            expected = model.run(batch)
+            summary = loader.load(*lines, now="2025-03-01T00:00:00",   # also checks the accounting
+                                  **({"args": ("--lookback", "1d")} if lookback else {}))
+            expected = model.run(batch, tuple(lines), lookback)
             assert {k: summary[k] for k in expected} == expected
-            assert loader.events() == {key: shape.stored(*row) for key, row in model.rows.items()}
+            assert loader.events() == {key: shape.stored(*row[:3]) for key, row in model.rows.items()}
             assert summary["watermark"] == model.watermark
             if feed == "prices":
-                assert dict(loader.rows("select key, version from tombstone")) == model.tombstones
+                assert dict(loader.rows("select key, version from tombstone")) == {
+                    key: version for key, (version, _) in model.tombstones.items()}
