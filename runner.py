@@ -5,10 +5,13 @@
     python runner.py batch.csv --db other.db --output results.json --report
     python runner.py --repair-watermark --db other.db --feed events
     python runner.py --prune-history 90d --db other.db
+    python runner.py --dismiss-dead-letters 4 6 --reason "test records, never to be loaded"
+    python runner.py --export-dead-letters fix.jsonl    (edit it, then)
+    python runner.py --replay-dead-letters --from fix.jsonl
 
 The rules live in sql/NN_*.sql and a feed's shape in sql/feeds/NAME.sql; this file only parses arguments, hands them to
 each command's own module in loader/ (load.py, replay too; repair.py, upgrade.py, prune.py,
-reads.py) and turns what happened into an exit code (docs/cli.md).
+reads.py, dead_letters.py) and turns what happened into an exit code (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import errno  # noqa: E402
 import re  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from loader import feed, load, prune, reads, repair, safe_write, upgrade  # noqa: E402
+from loader import dead_letters, feed, load, prune, reads, repair, safe_write, upgrade  # noqa: E402
 from loader.engines import discard_uncommitted, engine_name  # noqa: E402
 from loader.errors import LoaderError, Stops  # noqa: E402
 from loader.invocation import Invocation  # noqa: E402
@@ -59,9 +62,12 @@ EXIT_CODES = """exit codes:
 EMPTY_OPTION = {"--db": "a SQLite file (e.g. data/pipeline.db) or a postgresql:// URL",
                 "--feed": "a feed's name (e.g. events) or the path to its definition",
                 "--output": "the path of a file to write"}
-# each command's own module (load, replay, repair, upgrade, prune, trace, runs)
+# each command's own module (load, replay, repair, upgrade, prune, trace, runs, dismiss and export)
 COMMANDS = {"load": load.load, "replay_dead_letters": load.replay, "repair_watermark": repair.main,
-            "trace": reads.trace, "runs": reads.runs, "upgrade": upgrade.main, "prune_history": prune.main}
+            "trace": reads.trace, "runs": reads.runs, "upgrade": upgrade.main, "prune_history": prune.main,
+            "dismiss_dead_letters": dead_letters.dismiss, "export_dead_letters": dead_letters.export}
+# the commands that take none of a load's options
+NOT_LOADS = ("prune_history", "dismiss_dead_letters", "export_dead_letters")
 MAX_DURATION_DAYS = 10_000  # about 27 years; keeps the seconds within a 32-bit integer
 
 
@@ -98,6 +104,17 @@ def parse_args(argv):
     other = parser.add_argument_group("other commands (no INPUT)")
     other.add_argument("--replay-dead-letters", action="store_true",
                        help="send the open dead letters through the current stages as a run of their own")
+    other.add_argument("--from", metavar="PATH", dest="replay_from",
+                       help="with --replay-dead-letters: only the dead letters of PATH (written by "
+                            "--export-dead-letters), each with its raw text as edited there")
+    other.add_argument("--dismiss-dead-letters", metavar="ID", nargs="+", type=dead_letter_id,
+                       help="close open dead letters of the feed for good (status dismissed): no replay sends "
+                            "them, no prune removes them; with --reason")
+    other.add_argument("--reason", metavar="TEXT", help="with --dismiss-dead-letters: why they will never be "
+                       "fixed (kept in dead_letter.dismiss_reason)")
+    other.add_argument("--export-dead-letters", metavar="PATH",
+                       help="write the feed's open dead letters to PATH as JSON Lines, to fix their raw there "
+                            "and replay them with --replay-dead-letters --from PATH")
     other.add_argument("--repair-watermark", action="store_true",
                        help="restore the watermark from run_log (or lineage) and exit")
     other.add_argument("--trace", metavar="KEY", nargs="+",
@@ -119,22 +136,38 @@ def parse_args(argv):
     args.command = chosen[0] if chosen else "load"
     if len(chosen) > 1:
         parser.error("choose one of --replay-dead-letters, --repair-watermark, --trace, --runs, --upgrade, "
-                     "--prune-history")
+                     "--prune-history, --dismiss-dead-letters, --export-dead-letters")
     if chosen and args.inputs:
         parser.error(f"--{chosen[0].replace('_', '-')} takes no input files")
     if args.vacuum and args.command != "prune_history":
         parser.error("--vacuum goes with --prune-history")
     if args.vacuum and args.dry_run:
         parser.error("--vacuum does not go with --dry-run: a dry run changes nothing")
-    if args.command == "prune_history":
+    if args.command in NOT_LOADS:
         load_only = [flag for flag, given in (("--lookback", args.lookback != "0"), ("--format", args.format),
                                               ("--fail-on-late", args.fail_on_late), ("--report", args.report))
                      if given]
         if load_only:
-            parser.error(f"{load_only[0]} applies to loads, not to --prune-history")
+            parser.error(f"{load_only[0]} applies to loads, not to --{args.command.replace('_', '-')}")
+    if args.replay_from is not None and args.command != "replay_dead_letters":
+        parser.error("--from goes with --replay-dead-letters: python runner.py --replay-dead-letters --from PATH")
+    if args.replay_from is not None and not args.replay_from.strip():
+        parser.error("--from is empty: give it the file --export-dead-letters wrote")
+    if args.command == "dismiss_dead_letters" and args.reason is None:
+        parser.error("--dismiss-dead-letters needs --reason TEXT: why they will never be fixed (it is kept "
+                     "with them, in dead_letter.dismiss_reason)")
+    if args.reason is not None and args.command != "dismiss_dead_letters":
+        parser.error("--reason goes with --dismiss-dead-letters")
+    if args.reason is not None and not args.reason.strip():
+        parser.error("--reason is empty: say why these dead letters will never be fixed")
+    if args.export_dead_letters is not None and not args.export_dead_letters.strip():
+        parser.error("--export-dead-letters is empty: give it the path of a file to write")
+    if args.command == "export_dead_letters" and args.output:
+        parser.error("--output does not go with --export-dead-letters: it writes its own PATH")
     if not chosen and not args.inputs:
         parser.error("give an input file (e.g. data/sample_input.txt), or one of the other commands")
-    if args.dry_run and args.command in ("repair_watermark", "trace", "runs", "upgrade"):
+    if args.dry_run and args.command in ("repair_watermark", "trace", "runs", "upgrade", "dismiss_dead_letters",
+                                         "export_dead_letters"):
         parser.error("--dry-run applies to loads, --replay-dead-letters and --prune-history")
     for option, value in (("--db", args.db), ("--feed", args.feed), ("--output", args.output)):
         if value is not None and not value.strip():
@@ -154,13 +187,15 @@ def parse_args(argv):
     for option, path in [*(("INPUT", name) for name in args.inputs if name != "-"), ("--output", args.output),
                          ("--db", args.db if engine_name(args.db) == "sqlite" else None),
                          ("--feed", args.feed if args.feed and feed.is_path(args.feed) else None),
-                         ("--sql-dir", args.sql_dir)]:
+                         ("--sql-dir", args.sql_dir), ("--from", args.replay_from),
+                         ("--export-dead-letters", args.export_dead_letters)]:
         if path and _symlink_loop(path):
             parser.error(f"{option} {path} is a symbolic link that leads back to itself")
-    if args.output and not Path(args.output).resolve().parent.is_dir():
-        parser.error(f"--output {args.output}: the directory does not exist")
-    if args.output and (why := output_refusal(args)):
-        parser.error(f"--output {args.output} {why}; give --output a file of its own")
+    for option, path in (("--output", args.output), ("--export-dead-letters", args.export_dead_letters)):
+        if path and not Path(path).resolve().parent.is_dir():
+            parser.error(f"{option} {path}: the directory does not exist")
+        if path and (why := output_refusal(args, path)):
+            parser.error(f"{option} {path} {why}; give {option} a file of its own")
     try:
         args.lookback_seconds = duration_seconds(args.lookback, "--lookback")
         if args.prune_history is not None:
@@ -170,15 +205,18 @@ def parse_args(argv):
     return args
 
 
-def output_refusal(args) -> str | None:
-    """Why --output must not be written (safe_write.refusal), or None: the database or its
-    -wal/-shm/-journal, an input, the feed's definition (or its engine twins), any file under
-    --sql-dir, a directory, or what is not a regular file. Checked before the database is opened."""
+def output_refusal(args, output: str) -> str | None:
+    """Why output (--output, or --export-dead-letters' PATH) must not be written (safe_write.refusal),
+    or None: the database or its -wal/-shm/-journal, an input or the --from file, the feed's
+    definition (or its engine twins), any file under --sql-dir, a directory, or what is not a
+    regular file. Checked before the database is opened."""
     protected = {}
     if engine_name(args.db) == "sqlite":
         protected[args.db] = "the database (--db)"
         protected.update({args.db + suffix: f"the database's {suffix} file" for suffix in ("-wal", "-shm", "-journal")})
     protected.update({name: "an input" for name in args.inputs if name != "-"})
+    if args.replay_from:
+        protected[args.replay_from] = "the --from file (its edits)"
     try:
         definition = feed.find(args.feed, Path(args.sql_dir))
     except (LoaderError, OSError):
@@ -186,7 +224,7 @@ def output_refusal(args) -> str | None:
     if definition is not None:
         for twin in ("", ".sqlite", ".postgresql"):
             protected[str(definition.with_name(definition.stem + twin + ".sql"))] = "the feed's definition"
-    return safe_write.refusal(args.output, protected, {args.sql_dir: "a file under --sql-dir (the SQL files)"})
+    return safe_write.refusal(output, protected, {args.sql_dir: "a file under --sql-dir (the SQL files)"})
 
 
 def _symlink_loop(path: str) -> bool:
@@ -197,6 +235,14 @@ def _symlink_loop(path: str) -> bool:
     except OSError as exc:
         return exc.errno == errno.ELOOP
     return False
+
+
+def dead_letter_id(text: str) -> int:
+    """An id of --dismiss-dead-letters: a whole number from 1, as dead_letter_id has them."""
+    if not re.fullmatch(r"\s*[0-9]{1,18}\s*", text) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a dead letter's id (a whole number, e.g. 4: its "
+                                         "dead_letter_id in open_dead_letters)")
+    return int(text)
 
 
 def duration_seconds(text: str, option: str) -> int:

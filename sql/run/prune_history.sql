@@ -2,8 +2,9 @@
 -- started before :prune_before (the run's clock minus AGE), of one feed or,
 -- when :only_feed is NULL, of every feed; and the dead letters those runs
 -- resolved (their match keys stay, in dead_letter_pruned). Never a feed's
--- target, its watermark or an open dead letter: a dead letter first rejected
--- by a pruned run stays until a run resolves it.
+-- target, its watermark, an open dead letter (one first rejected by a pruned
+-- run stays until a run resolves it) or a dismissed one (--dismiss-dead-letters
+-- closed it for good: it stays, with why).
 -- Every run keeps its row in run_log, with its counts, marked pruned_at.
 -- One transaction under the run lock (a dry run rolls it back); the last
 -- statement's row is printed as JSON.
