@@ -40,8 +40,9 @@ def differing_line(s: dict, feed) -> str:
 
 
 def same_content_line(same: dict) -> str:
-    return (f"note: {same['source']} has the same content as run {same['first_run_id']}'s "
-            f"{same['first_source']}: a delivery seen before, which keeps its place")
+    earlier = f"run {same['first_run_id']} loaded" if same["first_source"] == same["source"] else \
+        f"run {same['first_run_id']}'s {same['first_source']}"
+    return f"note: {same['source']} has the same content as {earlier}: a delivery seen before, which keeps its place"
 
 
 def versions_not_compared_line(feed) -> str:
