@@ -25,7 +25,7 @@ RUN_SECONDS = 5.0  # ... and for all its events together
 # Where the project lives: the producer of every event, and where the custom facet's schema is.
 HOME = "https://github.com/sql-incremental-loader/sql-incremental-loader"
 SUMMARY_FACET = "sqlIncrementalLoader_runSummary"
-SUMMARY_SCHEMA = f"{HOME}/blob/main/docs/openlineage/1-1-0/RunSummaryRunFacet.json#/$defs/RunSummaryRunFacet"
+SUMMARY_SCHEMA = f"{HOME}/blob/main/docs/openlineage/1-2-0/RunSummaryRunFacet.json#/$defs/RunSummaryRunFacet"
 REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements-openlineage.txt"
 # the generic rules a record can fail (sql/run/openlineage_rejects.sql), as data-quality assertions
 GENERIC_RULES = {
@@ -287,8 +287,9 @@ def postgres_namespace(host: str, port: int | str, this_host: str | None = None)
 def _summary_facet(summary: dict):
     from openlineage.client.facet_v2 import RunFacet
     keys = ("run_id", "kind", "input_records", "staged", "rejected", "loaded", "late_loaded", "inserted",
-            "updated", "deleted", "skipped", "late_skipped", "oldest_late", "stale", "superseded", "dead_letters",
-            "dead_letters_repeated", "dead_letters_resolved", "lineage_entries", "watermark_before", "watermark")
+            "updated", "corrected", "deleted", "skipped", "late_skipped", "oldest_late", "stale", "differing",
+            "superseded", "dead_letters", "dead_letters_repeated", "dead_letters_resolved", "lineage_entries",
+            "watermark_before", "watermark")
     # (the loader's own run id is loaderRunId: runId is OpenLineage's)
     facet = RunFacet().with_additional_properties(
         **{"loaderRunId" if k == "run_id" else _camel(k): summary.get(k) for k in keys})

@@ -122,10 +122,11 @@ def write_json(path: str, result: dict, committed_run: int | None = None) -> Non
 
 def runs_table(runs: list[dict]) -> str:
     # what tells runs apart: the file, and what became of its records (a late file is not a rerun)
-    # (deleted: only where some run deleted, as only a feed that declares deletes can)
+    # (deleted, differing: only where some run has them, as only some feeds can)
     columns = ("run_id", "feed", "kind", "status", "started_at", "source", "input_records", "loaded",
                *(("deleted",) if any(run.get("deleted") for run in runs) else ()), "skipped",
-               "late_skipped", "stale", "rejected", "watermark_after", "pruned_at", "error")
+               "late_skipped", "stale", *(("differing",) if any(run.get("differing") for run in runs) else ()),
+               "rejected", "watermark_after", "pruned_at", "error")
     # the error comes last and whole: it is what the reader is looking for
     rows = [[_cell(run.get(c), keep_end=c == "source") for c in columns[:-1]]
             + [" ".join(str(run.get("error") or "").split())] for run in runs]
