@@ -7,6 +7,7 @@
 -- delivery and run_file, the view closed_dead_letters and lineage's outcomes
 -- 'differing' and 'corrected' are made by the schema stage, as in a new
 -- database: a row stored before has no delivery, and counts as the earliest.
+-- (A file loaded before was never hashed: loaded again, it is a new delivery.)
 alter table run_log add column differing integer;
 alter table run_log add column corrected integer;
 update run_log set differing = 0, corrected = 0 where loaded is not null;
