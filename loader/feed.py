@@ -155,6 +155,17 @@ def read(path: Path, engine: str, by_name: str | None = None) -> Feed:
                       "_same (whether a record's values equal the stored row's) nor the stored row's _run_id "
                       "and _source (its delivery): without them no correction can be seen (see "
                       "sql/feeds/prices.sql and docs/feeds.md, Corrections)")
+    if declared["corrections"] == "apply":
+        # a correction is at the stored version: a guard that keeps out anything but a newer
+        # version (>) would keep it out too, while the run counts it corrected
+        strict = [name for name in ("upsert", "delete") if name in sections
+                  and not any(">=" in _without_comments(st.text) for st in sections[name])]
+        if strict:
+            raise Refused(f"{path}: the feed declares corrections = 'apply', but its {' and '.join(strict)} "
+                          f"section{'s' if len(strict) > 1 else ''}' guard lets only a newer version through: "
+                          "a correction is at the stored version, so write >= "
+                          "(where excluded.updated_at >= prices.updated_at; stage 09 decides which records at "
+                          "the stored version apply; see sql/feeds/prices.sql)")
     return Feed(path=path, name=declared["feed"], target=declared["target"],
                 key_columns=_names(declared["key_columns"]), timestamp_column=declared["timestamp_column"],
                 timestamp_format=declared["timestamp_format"],

@@ -69,6 +69,7 @@ select records.*,
                                          and run_file.source = dead_letter.source
                            where dead_letter.source = landing._source
                              and dead_letter.line_no = landing._line_no
+                             and dead_letter.raw = landing._raw
                              and dead_letter.status = 'open'
                              and dead_letter.feed = (select feed from run_context)
                            order by dead_letter.dead_letter_id desc

@@ -5,7 +5,7 @@
 update run_batch
    set _detail = 'late'
   from (select _record_no, _outcome,
-               row_number() over (partition by _key order by _ts desc, _delivery desc, _record_no desc) as position
+               row_number() over (partition by _key order by _ts desc, coalesce(_delivery, 0) desc, _record_no desc) as position
           from run_batch
          where _outcome <> 'rejected') as ranked
  where ranked._record_no = run_batch._record_no

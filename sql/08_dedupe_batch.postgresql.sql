@@ -10,7 +10,7 @@ update run_batch
        _detail = null
   from (select _record_no
           from (select _record_no,
-                       row_number() over (partition by _key order by _ts desc, _delivery desc, _record_no desc) as position
+                       row_number() over (partition by _key order by _ts desc, coalesce(_delivery, 0) desc, _record_no desc) as position
                   from run_batch
                  where _outcome = 'loaded') as ranked
          where position > 1) as losers

@@ -1,7 +1,7 @@
 -- Every record's fate, on file: one lineage row per record of the run, which
 -- the view lineage (01) shows as 'staged' plus its outcome, or 'rejected'.
 -- Reads: run_batch, run_context. Writes: lineage_run, lineage_source,
--- lineage_record, lineage_rejected.
+-- lineage_record, lineage_rejected; run_file.
 --
 -- Only what cannot be derived is stored per record. A record's lineage ids are
 -- the run's base + 2 * _record_no (- 1 for staged): unique, in input order,
@@ -32,6 +32,15 @@ select _source, row_number() over (order by min(_record_no))
 
 insert into lineage_source (run_id, source_no, source)
 select :run_id, source_no, source from run_source;
+
+-- each file's delivery (run/record_deliveries.sql, 03), which a row stored by this run
+-- is known by from now on (09): never pruned, unlike lineage. (A replay's records of one
+-- file are of one delivery, but for a file re-issued under its path: the latest.)
+insert into run_file (run_id, source, delivery_id)
+select :run_id, _source, max(_delivery)
+  from run_batch
+ where _delivery is not null
+ group by _source;
 
 insert into lineage_record (run_id, key, record_no, outcome, source_no, line_no, ts, detail)
 select :run_id, _key, _record_no, outcome.outcome, file.source_no, _line_no, _ts,
