@@ -161,8 +161,9 @@ def read(path: Path, engine: str, by_name: str | None = None) -> Feed:
         strict = [name for name in ("upsert", "delete") if name in sections
                   and not any(">=" in _without_comments(st.text) for st in sections[name])]
         if strict:
+            whose = "sections' guards let" if len(strict) > 1 else "section's guard lets"
             raise Refused(f"{path}: the feed declares corrections = 'apply', but its {' and '.join(strict)} "
-                          f"section{'s' if len(strict) > 1 else ''}' guard lets only a newer version through: "
+                          f"{whose} only a newer version through: "
                           "a correction is at the stored version, so write >= "
                           "(where excluded.updated_at >= prices.updated_at; stage 09 decides which records at "
                           "the stored version apply; see sql/feeds/prices.sql)")
