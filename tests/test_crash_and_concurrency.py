@@ -33,12 +33,28 @@ def wait_for_status(loader, run_id: int, status: str, timeout: float = 30) -> No
     raise AssertionError(f"run {run_id} never reached {status}")
 
 
+def write_prices_batch(path, n: int, seed: int) -> None:
+    """The events shape's records with an op column (a tenth deletions), as prices records."""
+    events = path.with_suffix(".events.csv")
+    write_batch(events, n, seed=seed, deletes=0.1)
+    with open(events, encoding="utf-8") as source, open(path, "w", encoding="utf-8") as out:
+        next(source)
+        out.write("store_id,sku,updated_at,price,op\n")
+        for line in source:
+            sku, ts, _, price, op = line.rstrip("\n").split(",")
+            out.write(f"S{len(sku) % 3},{sku},{ts},{price},{op}\n")
+    events.unlink()
+
+
 @pytest.fixture(scope="module")
 def big_batches(tmp_path_factory) -> dict:
     """600,000 records of each shipped feed, written once: a load of them lasts a few seconds."""
     folder = tmp_path_factory.mktemp("batches")
     for feed in FEEDS:
-        write_batch(folder / f"{feed}.csv", 600_000, seed=3, feed=feed)
+        if feed == "prices":  # (with deletions)
+            write_prices_batch(folder / f"{feed}.csv", 600_000, seed=3)
+        else:
+            write_batch(folder / f"{feed}.csv", 600_000, seed=3, feed=feed)
     return {feed: folder / f"{feed}.csv" for feed in FEEDS}
 
 
