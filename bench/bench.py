@@ -112,14 +112,16 @@ def median_of(samples: list[tuple]) -> tuple[float, float]:
 def bench_sqlite(batches: dict[str, Path], tmp: Path, rounds: int, records: int, peers: bool,
                  baseline: Path | None = None) -> dict:
     """batches: label -> batch ('' for the one batch, 'deletes 0.1' ...): each loaded fresh and
-    rerun in every round (by the baseline too); the limit and the peers on the first."""
+    rerun in every round (by the baseline too), in turns; the limit and the peers on the first."""
     first = next(iter(batches.values()))
     limit, samples, timings = [], {}, {}
     peer_runs: dict[str, list] = {"sqlite-utils upsert": [], "dlt merge (duckdb)": []}
-    for _ in range(rounds):
+    checkouts = [("pipeline", ROOT), *([("baseline", baseline)] if baseline else [])]
+    for n in range(rounds):
         limit.append(run([sys.executable, "-c", RAW_SQLITE, str(first), str(fresh(tmp, "raw.db"))]))
-        for label, batch in batches.items():
-            for who, root in [("pipeline", ROOT), *([("baseline", baseline)] if baseline else [])]:
+        turn = 1 if n % 2 == 0 else -1  # the batches and checkouts take turns going first
+        for label, batch in list(batches.items())[::turn]:
+            for who, root in checkouts[::turn]:
                 name = f"{who}{', ' + label if label else ''}"
                 db = str(fresh(tmp, f"{who}.db"))
                 loaded = run(runner(batch, db, root))
