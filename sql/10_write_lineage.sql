@@ -34,12 +34,17 @@ insert into lineage_source (run_id, source_no, source)
 select :run_id, source_no, source from run_source;
 
 -- each file's delivery (run/record_deliveries.sql, 03), which a row stored by this run
--- is known by from now on (09): never pruned, unlike lineage. (A replay's records of one
--- file are of one delivery, but for a file re-issued under its path: the latest.)
+-- is known by from now on (09): never pruned, unlike lineage. A load's are landing_file's;
+-- a replay lands no file, and its records keep their own files' (03). (A replay's records
+-- of one file are of one delivery, but for a file re-issued under its path: the latest.)
 insert into run_file (run_id, source, delivery_id)
+select :run_id, source, delivery_id
+  from landing_file
+union all
 select :run_id, _source, max(_delivery)
   from run_batch
- where _delivery is not null
+ where not exists (select 1 from landing_file)
+   and _delivery is not null
  group by _source;
 
 insert into lineage_record (run_id, key, record_no, outcome, source_no, line_no, ts, detail)
