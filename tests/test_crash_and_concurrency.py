@@ -33,10 +33,14 @@ def wait_for_status(loader, run_id: int, status: str, timeout: float = 30) -> No
     raise AssertionError(f"run {run_id} never reached {status}")
 
 
-def write_prices_batch(path, n: int, seed: int) -> None:
-    """The events shape's records with an op column (a tenth deletions), as prices records."""
+def write_feed_batch(path, n: int, seed: int, feed: str, start: str = "2025-01-01T00:00:00") -> None:
+    """bench/generate_batch.py's records in the feed's shape; for prices, the events shape's
+    records with an op column (a tenth deletions), as prices records."""
+    if feed != "prices":
+        write_batch(path, n, seed=seed, start=start, feed=feed)
+        return
     events = path.with_suffix(".events.csv")
-    write_batch(events, n, seed=seed, deletes=0.1)
+    write_batch(events, n, seed=seed, start=start, deletes=0.1)
     with open(events, encoding="utf-8") as source, open(path, "w", encoding="utf-8") as out:
         next(source)
         out.write("store_id,sku,updated_at,price,op\n")
@@ -51,10 +55,7 @@ def big_batches(tmp_path_factory) -> dict:
     """600,000 records of each shipped feed, written once: a load of them lasts a few seconds."""
     folder = tmp_path_factory.mktemp("batches")
     for feed in FEEDS:
-        if feed == "prices":  # (with deletions)
-            write_prices_batch(folder / f"{feed}.csv", 600_000, seed=3)
-        else:
-            write_batch(folder / f"{feed}.csv", 600_000, seed=3, feed=feed)
+        write_feed_batch(folder / f"{feed}.csv", 600_000, seed=3, feed=feed)
     return {feed: folder / f"{feed}.csv" for feed in FEEDS}
 
 
@@ -108,8 +109,8 @@ def serial_state(tmp_path, batches, feed) -> dict:
 def test_two_runners_at_once_serialise(feed_loader, tmp_path_factory):
     loader, feed = feed_loader, feed_loader.feed.name
     a, b = loader.tmp / "a.csv", loader.tmp / "b.csv"
-    write_batch(a, 60_000, seed=1, feed=feed)                                     # overlapping keys,
-    write_batch(b, 60_000, seed=2, start="2025-01-10T00:00:00", feed=feed)         # partly newer
+    write_feed_batch(a, 60_000, seed=1, feed=feed)                                     # overlapping keys,
+    write_feed_batch(b, 60_000, seed=2, start="2025-01-10T00:00:00", feed=feed)         # partly newer
 
     runners = [start_runner(loader, a), start_runner(loader, b)]
     results = [(r.wait(timeout=120), r.stderr.read()) for r in runners]
