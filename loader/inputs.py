@@ -119,7 +119,9 @@ class Digest(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:
-        n = self.binary.readinto(buffer)
+        # (readinto1: what one read gives, as a pipe delivers it; readinto would wait for a
+        # whole buffer, and a header on standard input would not be read until 64 KiB came)
+        n = self.binary.readinto1(buffer)
         if n:
             self.sha256.update(memoryview(buffer)[:n])
         return n

@@ -294,7 +294,8 @@ def _report(args, invocation: Invocation, run: Load, summary: dict, inputs: Inpu
     # (rejects that repeat dead letters fixed and resolved since leave none open to show)
     see_rejects = None if args.dry_run or not run.session.read_only_query("has_open_dead_letters") else \
         invocation.shell(f"select * from open_dead_letters where feed = '{summary['feed']}'")
-    invocation.say(("dry run, nothing kept: " if args.dry_run else "") + report.summary_line(summary, see_rejects, run.plan.feed.deletes != "none"))
+    line = report.summary_line(summary, see_rejects, deletes=run.plan.feed.deletes != "none")
+    invocation.say(("dry run, nothing kept: " if args.dry_run else "") + line)
     if summary["late_skipped"] and inputs is not None:
         invocation.say(report.late_line(summary, run.plan.feed, _again_with_lookback(invocation, summary)))
     if summary["differing"]:

@@ -64,7 +64,10 @@ select _record_no,
 -- section: versions
 drop view if exists stored_versions;
 create temp view stored_versions as
-select records._record_no, stored.event_ts as _ts
+select records._record_no, stored.event_ts as _ts,
+       case when stored.user_id is not distinct from records.user_id
+             and stored.amount is not distinct from records.amount then 1 else 0 end as _same,
+       stored.run_id as _run_id, stored.source as _source
   from run_batch as records
   join events_with_deletes as stored on stored.event_id = records.event_id
  where records._outcome in ('loaded', 'skipped');
