@@ -28,18 +28,20 @@ SECTIONS = {
                 "stored timestamp)",
     "upsert": "the guarded upsert of run_batch's loaded records into the target",
     "delete": "removes (deletes = 'hard') or marks (deletes = 'soft') the rows of run_batch's deleted records",
+    "history": "ranks the values of the versions received and writes <target>_history's windows (history = 'on')",
     "trace": "select the target's current row for :key (for --trace)",
 }
-# A section only some feeds have: the delete section, for a feed that declares deletes.
-OPTIONAL_SECTIONS = ("delete",)
+# Sections only some feeds have: the delete section, for a feed that declares deletes; the
+# history section, for one that keeps a version history.
+OPTIONAL_SECTIONS = ("delete", "history")
 DECLARED = ("feed", "target", "key_columns", "timestamp_column", "timestamp_format", "input_columns")
 # What a declaration may leave out, and what it then means: every definition written before
 # these existed loads unchanged. The values each may take (the first is the default).
 DECLARED_CHOICES = {"deletes": ("none", "hard", "soft"),
                     "corrections": ("report", "apply"),
                     "history": ("off", "on")}
-# the choices the loader does not carry out yet (issue 23)
-NOT_YET = {"history": "on"}
+# the choices the loader does not carry out yet
+NOT_YET: dict[str, str] = {}
 TIMESTAMP_FORMATS = ("iso8601", "unix_seconds")
 GIVES_DELETE = re.compile(r"\b_delete\b", re.IGNORECASE)
 GIVES_SAME = re.compile(r"\b_same\b", re.IGNORECASE)
@@ -63,13 +65,20 @@ class Feed:
     deleted_column: str | None = None  # soft: the target's column that marks a deleted row
     corrections: str = "report"    # report | apply (the later delivery wins at an equal version)
     compares_values: bool = False  # its versions section gives _same and the stored row's provenance
+    history: str = "off"           # off | on (every version kept in <target>_history)
 
     @property
     def params(self) -> dict:
         """What every statement gets bound (the generic stages' view of this feed)."""
         return {"feed": self.name, "target": self.target, "key_columns": ", ".join(self.key_columns),
                 "timestamp_column": self.timestamp_column, "timestamp_format": self.timestamp_format,
-                "feed_definition": str(self.path), "deletes": self.deletes, "corrections": self.corrections}
+                "feed_definition": str(self.path), "deletes": self.deletes, "corrections": self.corrections,
+                "history": self.history}
+
+    @property
+    def history_table(self) -> str:
+        """Where a feed with history = 'on' keeps its versions: <target>_history."""
+        return f"{self.target}_history"
 
 
 def is_path(option: str) -> bool:
@@ -147,6 +156,7 @@ def read(path: Path, engine: str, by_name: str | None = None) -> Feed:
                       f"the name it declares. Change feed in its declare section to '{by_name}' "
                       "(or load it with --feed PATH)")
     _check_deletes(path, declared, sections)
+    _check_history(path, declared, sections)
     # (stored_versions is in the versions section, or, written for schema version 2, in records)
     compares_values = any(GIVES_SAME.search(_without_comments(st.text))
                           for st in sections["versions"] + (sections["records"] if versions_in_records else []))
@@ -173,7 +183,50 @@ def read(path: Path, engine: str, by_name: str | None = None) -> Feed:
                 input_columns=_names(declared["input_columns"]), sections=sections,
                 versions_in_records=versions_in_records, deletes=declared["deletes"],
                 deleted_column=declared.get("deleted_column"), corrections=declared["corrections"],
-                compares_values=compares_values)
+                compares_values=compares_values, history=declared["history"])
+
+
+RANKS = re.compile(r"^\s*insert\s+into\s+history_rank\b", re.IGNORECASE)
+
+
+def with_inserted(feed: Feed, section: str, loaders: list[Statement] | None) -> list[Statement]:
+    """A section's statements, with the loader's (the version history's fold) right after the
+    statement that ranks the values (insert into history_rank), where there are any."""
+    statements = feed.sections[section]
+    if not loaders:
+        return statements
+    at = next(i for i, st in enumerate(statements) if RANKS.match(_without_comments(st.text)))
+    return statements[:at + 1] + loaders + statements[at + 1:]
+
+
+def _check_history(path: Path, declared: dict, sections: dict[str, list[Statement]]) -> None:
+    """A feed that keeps a version history has the section that writes it; one that does not, none.
+    Its values are compared as corrections compare them (_same): a versions section without it
+    cannot tell a restatement from a repeat."""
+    where = sections["declare"][0].where
+    target_history = f"{declared['target']}_history"
+    if declared["history"] == "off":
+        if "history" in sections:
+            raise Refused(f"{where}: the feed has a history section but declares no history: declare "
+                          f"history = 'on' (every version kept in {target_history}), or take the section out "
+                          "(docs/feeds.md, Version history)")
+        return
+    if "history" not in sections:
+        raise Refused(f"{path}: the feed declares history = 'on', but has no '-- section: history' (the "
+                      f"statements that rank the values of the versions received and write {target_history}'s "
+                      "windows; see sql/feeds/prices.sql and docs/feeds.md, Version history)")
+    ranking = [st for st in sections["history"] if RANKS.match(_without_comments(st.text))]
+    if len(ranking) != 1:
+        raise Refused(f"{sections['history'][0].where if sections['history'] else path}: the history section "
+                      "ranks the values of the versions received in one statement, insert into history_rank "
+                      "(the loader folds them into windows right after it; then the section writes them: "
+                      "see sql/feeds/prices.sql)")
+    creates = re.compile(rf"\bcreate\s+table\s+(if\s+not\s+exists\s+)?{re.escape(target_history)}\b",
+                         re.IGNORECASE)
+    if not any(creates.search(_without_comments(st.text)) for st in sections["target"]):
+        raise Refused(f"{path}: the feed declares history = 'on', but its target section does not create "
+                      f"{target_history} (the target's columns, then valid_from and valid_to; see "
+                      "sql/feeds/prices.sql)")
 
 
 def _check_deletes(path: Path, declared: dict, sections: dict[str, list[Statement]]) -> None:

@@ -187,6 +187,9 @@ class Load:
 
     def _summary(self) -> dict:
         summary = self.session.query("summary")[0]
+        if self.plan.feed.history != "on":
+            for count in ("history_opened", "history_split", "history_closed"):
+                del summary[count]
         summary["same_content"] = self.session.query("same_content")
         summary["unused_columns"] = self.unused_columns
         summary["timings"] = self.session.timings
@@ -294,7 +297,8 @@ def _report(args, invocation: Invocation, run: Load, summary: dict, inputs: Inpu
     # (rejects that repeat dead letters fixed and resolved since leave none open to show)
     see_rejects = None if args.dry_run or not run.session.read_only_query("has_open_dead_letters") else \
         invocation.shell(f"select * from open_dead_letters where feed = '{summary['feed']}'")
-    line = report.summary_line(summary, see_rejects, deletes=run.plan.feed.deletes != "none")
+    line = report.summary_line(summary, see_rejects, deletes=run.plan.feed.deletes != "none",
+                               history=run.plan.feed.history == "on")
     invocation.say(("dry run, nothing kept: " if args.dry_run else "") + line)
     if summary["late_skipped"] and inputs is not None:
         invocation.say(report.late_line(summary, run.plan.feed, _again_with_lookback(invocation, summary)))

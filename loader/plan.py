@@ -14,7 +14,7 @@ from .sql_files import STAGE_NAME, Statement, check_params, discover_stages, dis
 # The named parameters bound to every statement: the run's, and the feed's (feed.Feed.params).
 STAGE_PARAMS = {"run_id", "now", "source", "watermark", "lookback_seconds", "runner", "runner_options",
                 "command_note", "feed", "target", "key_columns", "timestamp_column", "timestamp_format",
-                "feed_definition", "deletes", "corrections"}
+                "feed_definition", "deletes", "corrections", "history"}
 # The runner's own statements (sql/run/) and the feed's trace section also get these.
 HOOK_PARAMS = STAGE_PARAMS | {"kind", "format", "header", "host", "pid", "process_started", "error", "key",
                               "only_feed", "schema_version", "description", "prune_before", "openlineage_run_id",
@@ -26,14 +26,15 @@ HOOKS = ("schema_tables", "schema_version", "record_schema_version", "lineage_la
          "interrupted_runs", "openlineage_inputs", "openlineage_rejects", "replay_headers", "has_open_dead_letters",
          "pruned_count", "existing_columns", "tombstone", "record_deliveries", "same_content",
          "choose_dead_letters", "chosen_dead_letters", "dismiss_dead_letters", "dismissed_dead_letters",
-         "edit_dead_letters", "export_dead_letters")
+         "edit_dead_letters", "export_dead_letters", "version_history_reset", "version_history_started", "version_history_kept_by",
+         "version_history_hole")
 
 # Where a feed's sections run among the numbered stages: right after the stage numbered here.
 # (02 checks that the input has the feed's columns before its views are built on them;
-# versions reads run_batch, which 05 fills; the upsert, and the delete section of a feed
-# that has one, follow 09, which decides each record's outcome.) Its target section runs
-# with the schema stage, in the opening transaction.
-FEED_SECTIONS_AFTER = {"records": 2, "versions": 5, "upsert": 9, "delete": 9}
+# versions reads run_batch, which 05 fills; the upsert, and the delete and history sections of
+# a feed that has them, follow 09, which decides each record's outcome.) Its target section
+# runs with the schema stage, in the opening transaction.
+FEED_SECTIONS_AFTER = {"records": 2, "versions": 5, "upsert": 9, "delete": 9, "history": 9}
 
 
 @dataclass(frozen=True)
@@ -72,20 +73,29 @@ class Plan:
         # before corrections does not give (sql/run/versions_*compared.sql)
         compared = split_file(sql_dir / "run" / ("versions_compared.sql" if feed.compares_values
                                                  else "versions_not_compared.sql"))
-        appended = {"records": changes, "versions": compared}
+        appended = {"records": changes, "versions": compared,
+                    # the version history's bookkeeping: the versions received, and the fold that
+                    # turns them into windows (before), then what they did (after)
+                    "history": split_file(sql_dir / "run" / "version_history_kept.sql")}
+        prepended = {"history": split_file(sql_dir / "run" / "version_history_received.sql")} if feed.history == "on" else {}
+        # (the fold runs once, inside the history section: after its ranking, before its writes)
+        inserted = {"history": split_file(sql_dir / "run" / "version_history_folded.sql")} if feed.history == "on" else {}
         stages = []
         for path in files[1:]:
             stages.append(Step(path.name, split_file(path)))
             number = int(path.name.split("_", 1)[0])
             stages += [Step(f"{feed_path.parent.name}/{feed_path.name}: {section}",
-                            feed.sections[section] + appended.get(section, []))
+                            prepended.get(section, []) + feeds.with_inserted(feed, section, inserted.get(section))
+                            + appended.get(section, []))
                        for section, after in sections.items() if after == number]
         if len(stages) != len(files) - 1 + len(sections):
             raise Refused(f"{sql_dir} lacks a stage numbered "
                           + " or ".join(f"{n:02d}" for n in sorted(set(FEED_SECTIONS_AFTER.values())))
                           + ", after which the feed's sections run")
         hooks = {name: split_file(for_engine(sql_dir / "run" / f"{name}.sql", engine)) for name in HOOKS}
-        hooks["trace_row"] = feed.sections["trace"]
+        # the trace section: the key's row in the target; then, for a feed that keeps a version
+        # history, its versions (a second select)
+        hooks["trace_row"], hooks["trace_versions"] = feed.sections["trace"][:1], feed.sections["trace"][1:]
         upgrades = [(version, path, split_file(path)) for version, path in discover_upgrades(sql_dir, engine)]
         for statements in [feed.sections["target"], *(step.statements for step in stages)]:
             check_params(statements, STAGE_PARAMS)

@@ -114,6 +114,10 @@ class PostgresEngine:
         # server's memory, not the runner's), unless the server's setting is higher.
         self.cursor.execute("select set_config('work_mem', '64MB', false) "
                             "where pg_size_bytes(current_setting('work_mem')) < 64 * 1024 * 1024")
+        # JIT compiles a plan whose estimated cost is high, and the stages' temp tables have no
+        # statistics: the planner guesses thousands of rows for a batch of one, and the version
+        # history's statements spent seconds compiling what ran in milliseconds (notes.md)
+        self.cursor.execute("select set_config('jit', 'off', false)")
         self.pid = self.conn.info.backend_pid  # run/open.postgresql.sql checks it in pg_stat_activity,
         # with the backend's start (a later session may be given the same pid): UTC, ISO 8601
         started = self.cursor.execute("select backend_start from pg_stat_activity where pid = pg_backend_pid()"

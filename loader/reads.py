@@ -20,12 +20,16 @@ def trace(args, invocation: Invocation) -> None:
     key = trace_key(args.trace, feed)
     history = session.read_only_query("trace", key=key)
     current, missing_table = _current_row(session, key)
+    versions = session.query("trace_versions", key=key) if plan.hooks["trace_versions"] and not missing_table \
+        else None
     tombstone = session.read_only_query("tombstone", key=key)
     pruned = session.read_only_query("pruned_history")
     result = {"feed": feed.name, "key_columns": feed.key_columns, "key": key, "target": feed.target,
               "missing_table": missing_table, "current": current,
               "deleted": tombstone[0] if tombstone else None,
               "pruned": pruned[0] if pruned and pruned[0]["runs_pruned"] else None, "history": history}
+    if versions is not None:
+        result["versions"] = versions
     report.emit(report.trace_text(result), done="nothing was changed")
     if args.output:
         report.write_json(args.output, result)

@@ -12,9 +12,10 @@ from . import safe_write
 from .errors import OutputFailed
 
 
-def summary_line(s: dict, see_rejects: str | None = None, deletes: bool = False) -> str:
+def summary_line(s: dict, see_rejects: str | None = None, deletes: bool = False, history: bool = False) -> str:
     """see_rejects: a command that shows the run's rejects (none for a dry run: it kept none);
-    deletes: whether the feed declares deletes (only such a feed has deletions to count)."""
+    deletes: whether the feed declares deletes (only such a feed has deletions to count);
+    history: whether it keeps a version history (windows opened, split and closed)."""
     corrected = f", {s['corrected']} corrected" if s.get("corrected") else ""
     parts = [f"{s['loaded']} loaded ({s['inserted']} new, {s['updated']} updated{corrected})",
              *([f"{s['deleted']} deleted"] if deletes or s.get("deleted") else []),
@@ -24,6 +25,9 @@ def summary_line(s: dict, see_rejects: str | None = None, deletes: bool = False)
     line = f"run {s['run_id']} ({s['feed']}): {s['input_records']} records: " + ", ".join(parts)
     if s["rejected"] and see_rejects:
         line += f" (see them: {see_rejects})"
+    if history:
+        line += (f"; version history: {s['history_opened']} opened, {s['history_split']} split, "
+                 f"{s['history_closed']} closed")
     return line + f"; watermark {s['watermark'] or 'not set yet (nothing loaded)'}"
 
 
@@ -148,6 +152,13 @@ def trace_text(result: dict) -> str:
     if deleted:
         lines.append(f"deleted at {deleted['version']} by run {deleted['run_id']} "
                      f"({deleted['source']}:{deleted['line_no']}): a record of this key not newer than that is stale")
+    versions = result.get("versions")
+    if versions:
+        columns = list(versions[0])
+        lines.append(f"its versions in {target}_history, oldest first (valid_to empty: current):")
+        lines.append(_table(columns, [[_cell(v.get(c), keep_end=c == "source") for c in columns] for v in versions]))
+    elif versions is not None:
+        lines.append(f"no versions in {target}_history")
     pruned = result.get("pruned")
     if pruned:
         runs = "1 of the feed's runs" if pruned["runs_pruned"] == 1 else \

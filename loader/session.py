@@ -11,7 +11,7 @@ import socket
 import time
 from contextlib import contextmanager
 
-from . import foreign_tables, test_stop
+from . import foreign_tables, test_stop, version_history
 from .errors import DatabaseUnusable, LoaderError, Refused, StageFailed
 from .invocation import RUNNER, Invocation
 from .plan import Plan
@@ -182,8 +182,8 @@ class Session:
                 self.execute_all(statements)
         self.execute_all(self.plan.hooks["lineage_layout"])  # tables the schema stage's views read
         self.execute_all(self.plan.schema)
-        if with_target:
-            self.execute_all(self.plan.feed.sections["target"])
+        if with_target:  # (and a feed's version history, started or checked: version_history.py)
+            version_history.prepare(self, lambda: self.execute_all(self.plan.feed.sections["target"]))
         if version != current:
             self.execute_all(self.plan.hooks["record_schema_version"], {
                 "schema_version": current,

@@ -23,7 +23,9 @@ create table if not exists feeds (
     feed        text primary key,
     target      text not null,
     definition  text not null,          -- the definition's file, when it last loaded
-    last_run_id integer not null
+    last_run_id integer not null,
+    history_through integer             -- version history (history = 'on'): kept through this run;
+                                        -- behind last_run_id, it has a hole and is never extended
 );
 
 -- Every table below has a feed column: several feeds share a database, each
@@ -92,9 +94,11 @@ create table if not exists lineage_run (
 create table if not exists lineage_outcome (
     outcome    integer primary key,
     step       text not null,       -- the step lineage shows
-    loaded_as  text                 -- its detail: for a loaded record inserted | updated | corrected;
+    loaded_as  text,                -- its detail: for a loaded record inserted | updated | corrected;
                                     -- for a deleted one removed | marked | no row (a deletion
                                     -- of a key the target does not hold: remembered only)
+    history    text                 -- what it did to its feed's version history (history = 'on'):
+                                    -- opened | split | closed a window; NULL: nothing
 );
 insert into lineage_outcome (outcome, step, loaded_as)
 select 1, 'loaded', 'inserted' union all
@@ -107,6 +111,15 @@ select 7, 'deleted', 'marked' union all
 select 8, 'deleted', 'no row' union all
 select 9, 'loaded', 'corrected' union all
 select 10, 'differing', null
+on conflict (outcome) do nothing;
+-- each with what it did to the version history: outcome + 16 (opened), + 32 (split), + 48 (closed)
+insert into lineage_outcome (outcome, step, loaded_as, history)
+select base.outcome + 16 * effect.n, base.step, base.loaded_as, effect.history
+  from lineage_outcome as base,
+       (select 1 as n, 'opened' as history union all
+        select 2, 'split' union all
+        select 3, 'closed') as effect
+ where base.outcome < 16
 on conflict (outcome) do nothing;
 
 -- The files a run read, numbered in input order (lineage_record.source_no).
@@ -171,6 +184,23 @@ create table if not exists run_file (
     primary key (run_id, source)
 );
 
+-- Every version a feed with version history (history = 'on') received, one row per key and
+-- version: what lets a version arriving late split the window it falls in, where the
+-- window's later versions come back (docs/feeds.md, Version history). A version merged into
+-- a window (its values equal the window's) has no row of its own in <target>_history; its
+-- values are that window's. Written by sql/run/history_kept.sql; --prune-history never
+-- touches it.
+create table if not exists received_version (
+    feed         text not null,
+    key          text not null,       -- the key's text form, as lineage and --trace have it
+    version      text not null,       -- UTC 'YYYY-MM-DDTHH:MM:SS'
+    delivery_id  integer not null,    -- its file's delivery (0: the earliest), for corrections
+    run_id       integer not null,    -- the run that received it, and its line in that run's
+    line_no      integer not null,    --   file of that delivery (run_file): its provenance
+    deleted      integer not null,    -- 1: a deletion
+    primary key (feed, key, version)
+);
+
 -- Each feed's high-water mark: the newest timestamp loaded. Records older than
 -- it are skipped on the next run; records at it are reconsidered.
 create table if not exists watermark (
@@ -220,7 +250,10 @@ create table if not exists run_log (
                                            -- NULL without /proc, and before schema version 7
     deleted          integer,              -- deletions applied: rows removed or marked, keys remembered
     differing        integer,              -- at the stored version with other values, not applied
-    corrected        integer               -- loaded at the stored version: a later delivery's correction
+    corrected        integer,              -- loaded at the stored version: a later delivery's correction
+    history_opened   integer,              -- version history (history = 'on'): windows opened at the end,
+    history_split    integer,              --   windows split by a version arriving late,
+    history_closed   integer               --   windows closed by a deletion
 );
 
 -- The run's constants, filled by stage 03 in each engine's dialect.
@@ -295,7 +328,9 @@ select run.lineage_base + 2 * r.record_no,
                     and winner.outcome in (select outcome from lineage_outcome
                                             where step in ('loaded', 'deleted', 'stale', 'differing')))
             else outcome.loaded_as
-       end,
+       end
+       -- (and what it did to the version history, for a feed that keeps one)
+       || coalesce('; history: ' || outcome.history, ''),
        run.feed
   from lineage_record as r
   join lineage_outcome as outcome on outcome.outcome = r.outcome

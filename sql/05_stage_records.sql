@@ -17,6 +17,8 @@
 --   _reason     why it was rejected
 --   _outcome    rejected | skipped | superseded | stale | loaded
 --   _detail     for a loaded record inserted | updated; for a stale one, why
+--   _history    what it did to the feed's version history, if it keeps one: opened |
+--               split | closed (sql/run/history_kept.sql)
 -- (and _ts_text, _invalid, _problem: what the reason was made from)
 --
 -- Sorted by key, then timestamp, delivery and input order, once: each key's records sit
@@ -31,7 +33,8 @@ create temp table run_batch as
 select records.*,
        cast(null as text) as _reason,
        cast(null as text) as _outcome,
-       cast(null as text) as _detail
+       cast(null as text) as _detail,
+       cast(null as text) as _history
   from records_typed as records
  where 1 = 0;
 
@@ -43,7 +46,8 @@ select records.*,
 -- replay: it skips nothing).
 insert into run_batch
 select decided.*,
-       case when _outcome = 'loaded' then 'inserted' end
+       case when _outcome = 'loaded' then 'inserted' end,
+       null
   from (select checked.*,
                case when _reason is not null then 'rejected'
                     when _ts < (select skip_before from run_context) then 'skipped'

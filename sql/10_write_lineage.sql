@@ -53,6 +53,7 @@ select :run_id, _key, _record_no, outcome.outcome, file.source_no, _line_no, _ts
   from run_batch
   join lineage_outcome as outcome on outcome.step = run_batch._outcome
                                  and (outcome.loaded_as is null or outcome.loaded_as = run_batch._detail)
+                                 and outcome.history is not distinct from run_batch._history
   join run_source as file on file.source = run_batch._source
  where _outcome <> 'rejected';
 

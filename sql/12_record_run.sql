@@ -15,6 +15,9 @@ update run_log
        deleted = counts.deleted,
        differing = counts.differing,
        corrected = counts.corrected,
+       history_opened = counts.history_opened,
+       history_split = counts.history_split,
+       history_closed = counts.history_closed,
        skipped = counts.skipped,
        stale = counts.stale,
        superseded = counts.superseded,
@@ -41,13 +44,19 @@ update run_log
                min(_ts) filter (where _outcome = 'skipped' and _detail = 'late') as oldest_late,
                count(*) filter (where _outcome = 'stale') as stale,
                count(*) filter (where _outcome = 'superseded') as superseded,
+               count(*) filter (where _history = 'opened') as history_opened,
+               count(*) filter (where _history = 'split') as history_split,
+               count(*) filter (where _history = 'closed') as history_closed,
                (select count(*) from dead_letter where run_id = :run_id) as dead_letters
           from run_batch) as counts
  where run_log.run_id = :run_id;
 
-insert into feeds (feed, target, definition, last_run_id)
-values (:feed, :target, :feed_definition, :run_id)
+-- (history_through: the run through which the feed's version history is kept; behind
+-- last_run_id, a later run with history on refuses to extend it)
+insert into feeds (feed, target, definition, last_run_id, history_through)
+values (:feed, :target, :feed_definition, :run_id, case when :history = 'on' then :run_id end)
 on conflict (feed) do update
    set target = excluded.target,
        definition = excluded.definition,
-       last_run_id = excluded.last_run_id;
+       last_run_id = excluded.last_run_id,
+       history_through = case when :history = 'on' then excluded.last_run_id else feeds.history_through end;

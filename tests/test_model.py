@@ -14,6 +14,11 @@ with restated amounts, with or without a lookback: a record at the stored versio
 values is stale; with other values it is differing, unless the feed applies corrections (prices)
 and its file's content was first loaded later than the stored row's (a later delivery): corrected.
 staged = loaded + deleted + skipped + stale + differing + superseded.
+The prices feed keeps a version history (history = 'on'): every version received (neither rejected
+nor skipped), one per key and version (the last line; at a version received before, a later
+delivery's other values replace it), folded in version order into windows that open where the
+values change or after a deletion and close at a deletion; compared with prices_history, whose
+invariants (no overlap, one current window, the target's row) are checked with SQL after every run.
 """
 
 import tempfile
@@ -26,6 +31,7 @@ from hypothesis import strategies as st
 import pytest
 
 from conftest import ENGINES, FEEDS, make_loader
+from test_version_history import assert_history_invariants
 
 BASE = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
@@ -70,9 +76,39 @@ class Model:
         self.values = values        # what the target keeps of a record besides key and timestamp
         self.apply = apply          # corrections = 'apply': the later delivery wins at an equal version
         self.deliveries: dict = {}  # a file's content -> its delivery, numbered as first loaded
+        self.versions: dict = {}    # key -> {version: (delivery, deletion, values)}: every one received
+
+    def receive(self, batch, delivery: int, lookback: bool) -> None:
+        """The version history's input: each received version, the last line of a key's version."""
+        last: dict = {}
+        for r in batch:
+            if r["valid"] and (lookback or self.watermark is None or r["utc"] >= self.watermark):
+                last[(self.key(r["key"]), r["utc"])] = r
+        for (key, version), r in last.items():
+            new = (delivery, r.get("op") == "D", None if r.get("op") == "D" else self.values(r["user"], r["amount"]))
+            known = self.versions.setdefault(key, {}).get(version)
+            if known is None or (self.apply and delivery > known[0] and known[1:] != new[1:]):
+                self.versions[key][version] = new
+
+    def history(self) -> set:
+        """(key, valid_from, valid_to, values): loading every version one at a time in version order."""
+        windows = set()
+        for key, versions in self.versions.items():
+            current = None  # (valid_from, values) of the open window
+            for version in sorted(versions):
+                _, deletion, values = versions[version]
+                if current is not None and (deletion or values != current[1]):
+                    windows.add((key, current[0], version, current[1]))
+                    current = None
+                if not deletion and current is None:
+                    current = (version, values)
+            if current is not None:
+                windows.add((key, current[0], None, current[1]))
+        return windows
 
     def run(self, batch, content, lookback: bool = False) -> dict:
         delivery = self.deliveries.setdefault(content, len(self.deliveries) + 1)
+        self.receive(batch, delivery, lookback)
         counts = dict.fromkeys(("rejected", "skipped", "superseded", "stale", "differing", "loaded", "corrected",
                                 "deleted"), 0)
         survivors: dict = {}
@@ -158,3 +194,7 @@ def test_the_loader_matches_the_model(engine, feed, request, data):
             if feed == "prices":
                 assert dict(loader.rows("select key, version from tombstone")) == {
                     key: version for key, (version, _) in model.tombstones.items()}
+                held = loader.rows("select store_id, sku, valid_from, valid_to, price from prices_history")
+                assert {(shape.key(sku), valid_from, valid_to, (price,)) for _, sku, valid_from, valid_to, price
+                        in held} == model.history()
+                assert_history_invariants(loader)

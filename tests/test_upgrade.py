@@ -1,7 +1,8 @@
 """Databases written by earlier releases (c024a08: schema version 1, before feeds; ab383c7:
 version 2, feeds, lineage one row per entry; 127302b: version 4, lean lineage and late data;
 908bb10: version 6, prunable history and OpenLineage; bace6bc: version 7, received_raw and
-process starts; da0afee: version 8, deletes and tombstones) are upgraded in place by the next
+process starts; da0afee: version 8, deletes and tombstones; fcc40aa: version 9, corrections and
+deliveries) are upgraded in place by the next
 load, in one transaction, their history intact; reading commands and dry runs never upgrade them.
 The fixtures: tests/fixtures/release_*/."""
 
@@ -20,7 +21,7 @@ from conftest import ORDERS_SAMPLE, ROOT, SAMPLE
 from loader.sql_files import discover_upgrades
 
 # each release's fixtures, and the schema version its databases have
-RELEASES = {"c024a08": 1, "ab383c7": 2, "127302b": 4, "908bb10": 6, "bace6bc": 7, "da0afee": 8}
+RELEASES = {"c024a08": 1, "ab383c7": 2, "127302b": 4, "908bb10": 6, "bace6bc": 7, "da0afee": 8, "fcc40aa": 9}
 # this release's upgrades (sql/upgrade/), oldest first: its schema version is the newest one's;
 # a database of version V is upgraded by every file after V's, which its schema_version names
 UPGRADE_FILES = [(version, path.name) for version, path in discover_upgrades(ROOT / "sql", "sqlite")]
@@ -547,3 +548,57 @@ def test_a_file_loaded_before_the_upgrade_stays_an_earlier_delivery(loader):
     assert (s["loaded"], s["corrected"], s["differing"], s["stale"], s["superseded"], s["rejected"]) == (
         0, 0, 3, 2, 3, 3)
     assert prices_rows(old) == stored
+
+
+# release fcc40aa's prices rows after its run 13 (the re-issue's corrections)
+V9_PRICES = [("S1", "apple", "2025-03-02T09:00:00", 0.49, 13), ("S2", "apple", "2025-03-01T09:00:00", 0.59, 13),
+             ("S2", "pear", "2025-03-04T09:00:00", 0.95, 13)]
+
+
+@pytest.mark.parametrize("first", ["the prices load", "--upgrade"])
+def test_a_version_9_database_is_upgraded_to_10_and_then_keeps_version_history(loader, first):
+    """Release fcc40aa's database (schema version 9), upgraded by the next load of the prices feed
+    (which now keeps a version history) or by --upgrade: every run, lineage entry, dead letter,
+    delivery, tombstone and watermark it had is kept, its runs' lineage reads as before (no history
+    effect), its recorded runs count nothing opened, split or closed; the history starts from the
+    rows prices held, said on stderr, and follows the next versions."""
+    assert CURRENT >= 10 and "010_version_history.sql" in UPGRADES[9]
+    old = written_by(loader, "fcc40aa")
+    before = every_row(old)
+    lineage_before = old.rows("select lineage_id, run_id, step, event_id, detail from lineage order by 1")
+    assert schema_version(old) == 9 and not old.table_exists("received_version")
+    assert prices_rows(old) == V9_PRICES
+
+    if first == "--upgrade":
+        result = old.run("--upgrade")
+        assert result.code == 0, result.stderr
+        assert json.loads(result.stdout) == {"schema_version_before": 9, "schema_version": CURRENT}
+        kept(old, before)
+        assert not old.table_exists("prices_history")   # (made by the feed's next load)
+    newer = old.batch("S1,apple,2025-03-10T09:00:00,0.52,U", "S2,pear,2025-03-10T09:00:00,0.95,U",
+                      "S2,apple,2025-03-10T09:00:00,,D", header="store_id,sku,updated_at,price,op\n")
+    result = old.run(newer, "--feed", "prices", now=LATER)
+    assert result.code == 0, result.stderr
+    assert ("upgrading" in result.stderr) == (first != "--upgrade")
+    assert "version history of prices started in prices_history from the 3 rows prices held after run 13" \
+        in result.stderr
+
+    assert schema_version(old) == CURRENT
+    names, feeds = before["feeds"]
+    kept(old, {**{table: rows for table, rows in before.items() if table != "prices"},
+               "feeds": (names, [feed for feed in feeds if feed[0] != "prices"])})
+    assert old.rows("select lineage_id, run_id, step, event_id, detail from lineage where run_id <= 14 "
+                    "order by 1") == lineage_before
+    assert old.rows("select run_id, history_opened, history_split, history_closed from run_log "
+                    "where run_id <= 14 order by 1") == [
+        (run_id, None, None, None) if run_id == 3 else (run_id, 0, 0, 0) for run_id in range(1, 15)]
+    s = result.summary
+    assert (s["run_id"], s["loaded"], s["deleted"], s["stale"], s["history_opened"], s["history_split"],
+            s["history_closed"]) == (15, 1, 1, 0, 1, 0, 1)
+    assert old.rows("select store_id, sku, valid_from, valid_to, price, run_id from prices_history "
+                    "order by 1, 2, 3") == [
+        ("S1", "apple", "2025-03-02T09:00:00", "2025-03-10T09:00:00", 0.49, 13),
+        ("S1", "apple", "2025-03-10T09:00:00", None, 0.52, 15),
+        ("S2", "apple", "2025-03-01T09:00:00", "2025-03-10T09:00:00", 0.59, 13),
+        ("S2", "pear", "2025-03-04T09:00:00", None, 0.95, 13)]
+    assert old.rows("select history_through from feeds where feed = 'prices'") == [(15,)]

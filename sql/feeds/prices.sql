@@ -22,7 +22,10 @@ select 'prices'                                  as feed,
        -- 'apply': a shop re-issues a file with restated prices at the same
        -- updated_at; the later delivery wins. 'report' (the default): such a
        -- record is counted differing and left out
-       'apply'                                   as corrections;
+       'apply'                                   as corrections,
+       -- 'on': every version kept in prices_history, valid_from to valid_to (the
+       -- history section); 'off' (the default): the target holds the newest only
+       'on'                                      as history;
 
 -- section: target
 create table if not exists prices (
@@ -35,6 +38,34 @@ create table if not exists prices (
     line_no     integer not null,
     primary key (store_id, sku)
 ) without rowid;  -- SQLite's; prices.postgresql.sql has PostgreSQL's (see events.sql)
+
+-- Every version of each price (history = 'on'): the target's columns, each window's
+-- from the version that opened it, and when it held: from valid_from (that version)
+-- until valid_to (the next version with another price, or the deletion; NULL while
+-- current). A price on a date: where :t >= valid_from and (valid_to is null or :t < valid_to).
+create table if not exists prices_history (
+    store_id    text not null,
+    sku         text not null,
+    updated_at  text not null,
+    price       numeric not null,
+    run_id      integer not null,
+    source      text not null,
+    line_no     integer not null,
+    valid_from  text not null,      -- UTC, 'YYYY-MM-DDTHH:MM:SS'
+    valid_to    text,
+    primary key (store_id, sku, valid_from)
+);
+-- one current window per key
+create unique index if not exists prices_history_current on prices_history (store_id, sku)
+ where valid_to is null;
+
+-- The history starts from the rows prices holds when it is turned on (only then:
+-- while feeds says no run has kept it; loader/version_history.py).
+insert into prices_history (store_id, sku, updated_at, price, run_id, source, line_no, valid_from, valid_to)
+select store_id, sku, updated_at, price, run_id, source, line_no, updated_at, null
+  from prices
+ where :history = 'on'
+   and not exists (select 1 from feeds where feed = :feed and history_through is not null);
 
 -- section: records
 -- _delete: 1 for a record that deletes its key, else 0. A deletion carries the
@@ -111,5 +142,61 @@ delete from prices
                             where deleted._outcome = 'deleted'
                               and deleted._ts >= stored.updated_at);  -- (=: a correction, as above)
 
+-- section: history
+-- Writes prices_history for the versions this run received (history = 'on'). The
+-- loader has found which keys' windows change and from which version on
+-- (sql/run/version_history_received.sql: history_key, history_candidate); this section
+-- says which values are equal, and writes the windows the loader's fold makes of them
+-- (history_window). To compare another column, add it to the order by below.
+--
+-- 1. The values of each changed key's versions: this run's records, and the windows
+--    held from the one its fold starts in; _values equal for equal prices.
+insert into history_rank (_key, _record_no, _valid_from, _valid_to, _run_id, _source, _line_no, _values)
+select _key, _record_no, _valid_from, _valid_to, _run_id, _source, _line_no,
+       dense_rank() over (partition by _key order by price) as _values
+  from (select changed._key, null as _record_no, held.valid_from as _valid_from, held.valid_to as _valid_to,
+               held.run_id as _run_id, held.source as _source, held.line_no as _line_no, held.price
+          from history_key as changed
+          join run_batch as record on record._record_no = changed._record_no
+          join prices_history as held on held.store_id = record.store_id and held.sku = record.sku
+         where changed._after is null or held.valid_to is null or held.valid_to > changed._after
+        union all
+        select received._key, received._record_no, null, null, null, null, null, record.price
+          from history_candidate as received
+          join history_key as changed on changed._key = received._key
+          join run_batch as record on record._record_no = received._record_no) as versions;
+
+-- 2. Their windows anew: values from this run's record, or from the window held that
+--    the version was part of; the timestamp and provenance of the version that opens it.
+drop table if exists prices_history_new;
+create temp table prices_history_new as
+select record.store_id, record.sku, span.valid_from as updated_at, record.price,
+       :run_id as run_id, record._source as source, record._line_no as line_no,
+       span.valid_from, span.valid_to
+  from history_window as span
+  join run_batch as record on record._record_no = span._record_no
+union all
+select held.store_id, held.sku, span.valid_from, held.price,
+       span._run_id, span._source, span._line_no,
+       span.valid_from, span.valid_to
+  from history_window as span
+  join history_key as changed on changed._key = span._key
+  join run_batch as record on record._record_no = changed._record_no
+  join prices_history as held on held.store_id = record.store_id and held.sku = record.sku
+                             and held.valid_from = span._old_valid_from;
+
+-- 3. In place of the windows they replace (from where each key's fold starts).
+delete from prices_history
+ where (store_id, sku, valid_from) in (select held.store_id, held.sku, held.valid_from
+                                         from history_start as start
+                                         join run_batch as record on record._record_no = start._record_no
+                                         join prices_history as held on held.store_id = record.store_id
+                                                                    and held.sku = record.sku
+                                                                    and held.valid_from >= start._start);
+insert into prices_history
+select * from prices_history_new;
+
 -- section: trace
 select * from prices where key_text(store_id, sku) = :key;
+-- its versions, oldest first (history = 'on')
+select * from prices_history where key_text(store_id, sku) = :key order by valid_from;
