@@ -584,9 +584,10 @@ def test_a_version_9_database_is_upgraded_to_10_and_then_keeps_version_history(l
         in result.stderr
 
     assert schema_version(old) == CURRENT
-    names, feeds = before["feeds"]
+    # (the prices rows and watermark, and the feed's row, are the new run's)
     kept(old, {**{table: rows for table, rows in before.items() if table != "prices"},
-               "feeds": (names, [feed for feed in feeds if feed[0] != "prices"])})
+               **{table: (before[table][0], [row for row in before[table][1] if row[0] != "prices"])
+                  for table in ("feeds", "watermark")}})
     assert old.rows("select lineage_id, run_id, step, event_id, detail from lineage where run_id <= 14 "
                     "order by 1") == lineage_before
     assert old.rows("select run_id, history_opened, history_split, history_closed from run_log "
@@ -594,7 +595,7 @@ def test_a_version_9_database_is_upgraded_to_10_and_then_keeps_version_history(l
         (run_id, None, None, None) if run_id == 3 else (run_id, 0, 0, 0) for run_id in range(1, 15)]
     s = result.summary
     assert (s["run_id"], s["loaded"], s["deleted"], s["stale"], s["history_opened"], s["history_split"],
-            s["history_closed"]) == (15, 1, 1, 0, 1, 0, 1)
+            s["history_closed"]) == (15, 2, 1, 0, 1, 0, 1)  # (S2 pear: newer, at the same price: no window)
     assert old.rows("select store_id, sku, valid_from, valid_to, price, run_id from prices_history "
                     "order by 1, 2, 3") == [
         ("S1", "apple", "2025-03-02T09:00:00", "2025-03-10T09:00:00", 0.49, 13),
