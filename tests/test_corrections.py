@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from conftest import ENGINES, ROOT, Result, make_loader
+from conftest import ENGINES, ROOT, TARGET_DETAIL, Result, make_loader
 
 NOW = "2025-04-01T00:00:00"  # the runs' clock: after every record of the sample
 HEADER = "store_id,sku,updated_at,price,op\n"
@@ -111,7 +111,7 @@ def tombstones(loader) -> dict:
 
 def outcomes(loader, run_id: int) -> list[tuple]:
     """(source, line_no, key, step, detail) of every record's outcome in a run, in lineage order."""
-    return loader.rows("select source, line_no, event_id, step, detail from lineage where run_id = ? "
+    return loader.rows(f"select source, line_no, event_id, step, {TARGET_DETAIL} from lineage where run_id = ? "
                        "and step <> 'staged' order by lineage_id", run_id)
 
 
@@ -167,8 +167,8 @@ def checked(loader, result: Result, *sources, lines: dict | None = None, one_per
     assert steps == {step: s[step] for step in ("staged", "loaded", "deleted", "skipped", "stale", "differing",
                                                  "superseded", "rejected") if s[step]}
     assert sum(steps.values()) == s["lineage_entries"]
-    assert dict(loader.rows("select detail, count(*) from lineage where run_id = ? and step = 'loaded' "
-                            "group by detail", s["run_id"])) == {
+    assert dict(loader.rows(f"select {TARGET_DETAIL}, count(*) from lineage where run_id = ? and step = 'loaded' "
+                            "group by 1", s["run_id"])) == {
         d: s[d] for d in ("inserted", "updated", "corrected") if s[d]}
     # a differing record says why, as a stale one does
     assert loader.rows("select count(*) from lineage where run_id = ? and step in ('stale', 'differing') "

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import ENGINES, ROOT, make_loader
+from conftest import ENGINES, ROOT, TARGET_DETAIL, make_loader
 
 HEADER = "store_id,sku,updated_at,price,op\n"
 PRICES_SQL = ROOT / "sql" / "feeds" / "prices.sql"
@@ -69,7 +69,7 @@ def tombstones(loader, feed: str = "prices") -> dict:
 
 def outcomes(loader, run_id: int) -> list[tuple]:
     """(line_no, key, step, detail) of every record's outcome in a run, in input order."""
-    return loader.rows("select line_no, event_id, step, detail from lineage where run_id = ? "
+    return loader.rows(f"select line_no, event_id, step, {TARGET_DETAIL} from lineage where run_id = ? "
                        "and step <> 'staged' order by lineage_id", run_id)
 
 
@@ -104,8 +104,8 @@ def checked(loader, result, *sources) -> dict:
         assert steps.get(step, 0) == s[step], (step, steps)
     assert steps.get("staged", 0) == s["staged"]
     assert sum(steps.values()) == s["lineage_entries"]
-    assert dict(loader.rows("select detail, count(*) from lineage where run_id = ? and step = 'loaded' "
-                            "group by detail", s["run_id"])) == {
+    assert dict(loader.rows(f"select {TARGET_DETAIL}, count(*) from lineage where run_id = ? and step = 'loaded' "
+                            "group by 1", s["run_id"])) == {
         d: n for d, n in (("inserted", s["inserted"]), ("updated", s["updated"]), ("corrected", s["corrected"])) if n}
     # and whatever conftest checks of every run (each line accounted for, rejects filed)
     if sources:
@@ -238,7 +238,7 @@ def test_upsert_and_delete_of_one_key_in_one_batch(prices):
                                   key("n1"): (T(11), 2, str(first), 17), key("n3"): (T(10), 2, str(first), 21)}
     newer, tie = "wins (newer updated_at)", "wins (same updated_at, later in the input)"
     by_line = {(src, n): (step, detail) for src, n, step, detail in prices.rows(
-        "select source, line_no, step, detail from lineage where run_id = 2 and step <> 'staged'")}
+        f"select source, line_no, step, {TARGET_DETAIL} from lineage where run_id = 2 and step <> 'staged'")}
     f, g = str(first), str(second)
     assert by_line == {
         (f, 2): ("superseded", f"the record for this key on line 3 {newer}"), (f, 3): ("deleted", "removed"),
@@ -420,7 +420,7 @@ def test_the_sample_and_its_reruns(prices):
         "input_records": 12, "staged": 9, "loaded": 4, "inserted": 4, "deleted": 2, "superseded": 3,
         "rejected": 3, "stale": 0, "skipped": 0}
     assert "4 loaded (4 new, 0 updated), 2 deleted, 0 skipped" in result.stderr
-    assert prices.rows("select step, detail from lineage where run_id = 1 and step <> 'staged' "
+    assert prices.rows(f"select step, {TARGET_DETAIL} from lineage where run_id = 1 and step <> 'staged' "
                        "order by line_no") == [
         ("superseded", "the record for this key on line 6 wins (newer updated_at)"),
         ("superseded", "the record for this key on line 7 wins (newer updated_at)"),
@@ -566,7 +566,7 @@ def test_trace_tells_a_deleted_key(prices):
     out = deleted.stdout
     assert f"deleted at {T(11)} by run 2 ({prices.tmp / 'batch2.csv'}:2): " in out
     assert re.search(r"^not in prices$", out, re.M) and "now in prices" not in out
-    assert re.search(r"^2 +\S+ +deleted +\S*batch2\.csv +2 +" + T(11) + r" +removed$", out, re.M), out
+    assert re.search(r"^2 +\S+ +deleted +\S*batch2\.csv +2 +" + T(11) + r" +removed(; history: closed)?$", out, re.M), out
     assert "no table to look in" not in out, out
 
     # a key that is held: its row, and no deletion
@@ -587,19 +587,20 @@ def test_trace_tells_a_deleted_key(prices):
 
 
 def prices_with(declare_extra: str = "", deletes: str | None = "'hard'", records=None,
-                delete_section: bool = True) -> str:
+                delete_section: bool = True, history: str = "'on'") -> str:
     """prices.sql with its declaration changed (deletes None: not declared at all), its _delete
     replaced by records, or without its delete section. (Its target without SQLite's WITHOUT ROWID:
     on PostgreSQL too, what is refused is the declaration, not the table.)"""
     text = PRICES_SQL.read_text()
     assert ") without rowid;" in text
     text = text.replace(") without rowid;", ");")
-    hard = re.compile(r",(\s*--[^\n]*\n)*\s*'hard'\s+as deletes,(\s*--[^\n]*\n)*\s*'apply'\s+as corrections;")
+    hard = re.compile(r",(\s*--[^\n]*\n)*\s*'hard'\s+as deletes,(\s*--[^\n]*\n)*\s*'apply'\s+as corrections,"
+                      r"(\s*--[^\n]*\n)*\s*'on'\s+as history;")
     assert hard.search(text)
-    if deletes is None:
-        text = hard.sub(";", text)
+    if deletes is None:  # (its version history stays on: what is refused is the deletes)
+        text = hard.sub(f", {history} as history;", text)
     else:
-        text = hard.sub(f", {deletes} as deletes{declare_extra};", text)
+        text = hard.sub(f", {deletes} as deletes{declare_extra}, {history} as history;", text)
     if records is not None:
         assert "case when op = 'D' then 1 else 0 end as _delete," in text
         text = text.replace("case when op = 'D' then 1 else 0 end as _delete,", records)
@@ -627,9 +628,7 @@ REFUSED = [
      "deleted_column is the name of a column"),
     ("corrections unknown", prices_with(declare_extra=", 'fix' as corrections"),
      "corrections is 'report' or 'apply', not 'fix'"),
-    ("history 'on'", prices_with(declare_extra=", 'on' as history"),
-     "history = 'on' is not carried out by this release yet"),
-    ("history unknown", prices_with(declare_extra=", 'always' as history"), "history is 'off', not 'always'"),
+    ("history unknown", prices_with(history="'always'"), "history is 'off' or 'on', not 'always'"),
     ("soft, its column named by neither section",
      SOFT.replace("'deleted_at'                             as deleted_column", "'removed_at' as deleted_column"),
      "which its upsert and delete sections never name"),
