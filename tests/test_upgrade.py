@@ -17,7 +17,7 @@ from collections import Counter
 import pytest
 import sqlparse
 
-from conftest import ORDERS_SAMPLE, ROOT, SAMPLE
+from conftest import ORDERS_SAMPLE, ROOT, SAMPLE, TARGET_DETAIL
 from loader.sql_files import discover_upgrades
 
 # each release's fixtures, and the schema version its databases have
@@ -371,7 +371,7 @@ def test_a_version_7_database_is_upgraded_to_8_and_then_deletes(loader, first):
         ("prices", '["S1","pear"]', "2025-03-03T09:00:00", 9, 7),
         ("prices", '["S2","plum"]', "2025-03-03T09:00:00", 9, 8)]
     assert old.rows("select deleted from run_log where run_id = 9") == [(2,)]
-    assert old.rows("select event_id, detail from lineage where run_id = 9 and step = 'deleted' order by 1") == [
+    assert old.rows(f"select event_id, {TARGET_DETAIL} from lineage where run_id = 9 and step = 'deleted' order by 1") == [
         ('["S1","pear"]', "no row"), ('["S2","plum"]', "no row")]
     # a deletion of a stored row removes it; a record of the key older than the deletion, come late, is stale
     header = prices.read_text().splitlines()[0] + "\n"
@@ -384,7 +384,7 @@ def test_a_version_7_database_is_upgraded_to_8_and_then_deletes(loader, first):
                                                                          ("S3", "fig")]
     assert old.rows("select key, version, run_id from tombstone where key = ?", '["S2","pear"]') == [
         ('["S2","pear"]', "2025-03-05T09:00:00", 10)]
-    assert old.rows("select detail from lineage where run_id = 10 and step = 'deleted'") == [("removed",)]
+    assert old.rows(f"select {TARGET_DETAIL} from lineage where run_id = 10 and step = 'deleted'") == [("removed",)]
     late = old.run(old.batch("S2,pear,2025-03-05T08:00:00,0.95,U", header=header), "--feed", "prices",
                    "--lookback", "2h", now="2025-03-06T00:00:01")
     assert late.code == 0, late.stderr
@@ -498,7 +498,7 @@ def test_a_version_8_database_is_upgraded_to_9_and_then_corrects(loader, first):
     corrected = [("S1", "apple", "2025-03-02T09:00:00", 0.49, 13), ("S2", "apple", "2025-03-01T09:00:00", 0.59, 13),
                  ("S2", "pear", "2025-03-04T09:00:00", 0.95, 13)]
     assert prices_rows(old) == corrected
-    assert old.rows("select event_id, step, detail from lineage where run_id = 13 and step <> 'staged' order by 1") \
+    assert old.rows(f"select event_id, step, {TARGET_DETAIL} from lineage where run_id = 13 and step <> 'staged' order by 1") \
         == [('["S1","apple"]', "loaded", "corrected"), ('["S2","apple"]', "loaded", "corrected"),
             ('["S2","pear"]', "loaded", "corrected")]
     assert old.rows("select run_id, differing, corrected from run_log where run_id = 13") == [(13, 0, 3)]
