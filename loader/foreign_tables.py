@@ -66,7 +66,8 @@ def needed_columns(session) -> dict[str, list[str]]:
     scratch = sqlite3.connect(":memory:")
     scratch.create_function("key_text", -1, key_text, deterministic=True)
     try:
-        statements = [*plan.hooks["lineage_layout"], *plan.schema, *plan.feed.sections["target"]]
+        statements = [*plan.hooks["lineage_layout"], *plan.hooks["received_version"], *plan.schema,
+                      *plan.feed.sections["target"]]
         for statement in statements:
             scratch.execute(statement.text, session.params)
         rows = scratch.execute(plan.hooks["existing_columns"][0].text).fetchall()

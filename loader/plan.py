@@ -20,7 +20,7 @@ HOOK_PARAMS = STAGE_PARAMS | {"kind", "format", "header", "host", "pid", "proces
                               "only_feed", "schema_version", "description", "prune_before", "openlineage_run_id",
                               "reason"}
 
-HOOKS = ("schema_tables", "schema_version", "record_schema_version", "lineage_layout", "functions", "open",
+HOOKS = ("schema_tables", "schema_version", "record_schema_version", "lineage_layout", "received_version", "functions", "open",
          "failed", "read_watermark", "refusals", "summary", "lineage_by_step", "history", "repair_watermark",
          "replay_source", "trace", "pruned_history", "prune_history", "database_size", "reuse_space", "vacuum",
          "interrupted_runs", "openlineage_inputs", "openlineage_rejects", "replay_headers", "has_open_dead_letters",

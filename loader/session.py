@@ -181,6 +181,7 @@ class Session:
             with self.timed(f"upgrade/{path.name}"):
                 self.execute_all(statements)
         self.execute_all(self.plan.hooks["lineage_layout"])  # tables the schema stage's views read
+        self.execute_all(self.plan.hooks["received_version"])  # (and another whose definition differs by engine)
         self.execute_all(self.plan.schema)
         if with_target:  # (and a feed's version history, started or checked: version_history.py)
             version_history.prepare(self, lambda: self.execute_all(self.plan.feed.sections["target"]))

@@ -184,23 +184,6 @@ create table if not exists run_file (
     primary key (run_id, source)
 );
 
--- Every version a feed with version history (history = 'on') received, one row per key and
--- version: what lets a version arriving late split the window it falls in, where the
--- window's later versions come back (docs/feeds.md, Version history). A version merged into
--- a window (its values equal the window's) has no row of its own in <target>_history; its
--- values are that window's. Written by sql/run/history_kept.sql; --prune-history never
--- touches it.
-create table if not exists received_version (
-    feed         text not null,
-    key          text not null,       -- the key's text form, as lineage and --trace have it
-    version      text not null,       -- UTC 'YYYY-MM-DDTHH:MM:SS'
-    delivery_id  integer not null,    -- its file's delivery (0: the earliest), for corrections
-    run_id       integer not null,    -- the run that received it, and its line in that run's
-    line_no      integer not null,    --   file of that delivery (run_file): its provenance
-    deleted      integer not null,    -- 1: a deletion
-    primary key (feed, key, version)
-);
-
 -- Each feed's high-water mark: the newest timestamp loaded. Records older than
 -- it are skipped on the next run; records at it are reconsidered.
 create table if not exists watermark (

@@ -7,6 +7,8 @@ import shlex
 
 import pytest
 
+from conftest import TARGET_DETAIL
+
 
 # 1. Idempotent reruns ------------------------------------------------------
 
@@ -82,7 +84,7 @@ def test_older_record_never_overwrites_a_newer_row(feed_loader):
     summary = loader.load(loader.line("k1", "2025-01-05T00:00:00", "old", 99))
     assert (summary["loaded"], summary["stale"]) == (0, 1)
     assert loader.events()[key("k1")] == loader.feed.stored("2025-01-10T10:00:00", "new", 10)
-    assert loader.rows("select step, event_id, detail from lineage where run_id = 3") == [
+    assert loader.rows(f"select step, event_id, {TARGET_DETAIL} from lineage where run_id = 3") == [
         ("staged", key("k1"), None),
         ("stale", key("k1"), f"{loader.feed.target} already holds a version from 2025-01-10T10:00:00")]
 
@@ -105,7 +107,7 @@ def test_within_a_batch_the_newest_wins_and_ties_go_to_the_later_line(feed_loade
     assert (summary["loaded"], summary["superseded"]) == (2, 2)
     assert loader.events() == {key("k1"): loader.feed.stored("2025-01-10T12:00:00", "newest", 1),
                                key("k2"): loader.feed.stored("2025-01-10T09:00:00", "second", 4)}
-    assert loader.rows("select line_no, detail from lineage where step = 'superseded' order by line_no") == [
+    assert loader.rows(f"select line_no, {TARGET_DETAIL} from lineage where step = 'superseded' order by line_no") == [
         (3, f"the record for this key on line 2 wins (newer {ts})"),
         (4, f"the record for this key on line 5 wins (same {ts}, later in the input)")]
 

@@ -54,7 +54,7 @@ create table if not exists prices_history (
     valid_from  text not null,      -- UTC, 'YYYY-MM-DDTHH:MM:SS'
     valid_to    text,
     primary key (store_id, sku, valid_from)
-);
+) without rowid;
 -- one current window per key
 create unique index if not exists prices_history_current on prices_history (store_id, sku)
  where valid_to is null;

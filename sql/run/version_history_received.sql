@@ -25,6 +25,11 @@ select _key, _ts as version, coalesce(_delivery, 0) as delivery, _record_no, _li
           from run_batch
          where _outcome not in ('rejected', 'skipped')) as received
  where n = 1;
+-- (looked up by key and version, and by record, below and in the fold)
+create index history_candidate_key on history_candidate (_key, version);
+create index history_candidate_record on history_candidate (_record_no);
+-- (and run_batch by record, where a key's columns are read back: the history section's joins)
+create index if not exists run_batch_record on run_batch (_record_no);
 
 -- the keys whose windows may change: each has a version new to it, or one that a later
 -- delivery may correct; _from is the oldest such, _after the key's version before it
@@ -35,7 +40,8 @@ create temp table history_key as
 select changed._key, changed._from, changed._record_no,
        (select max(known.version) from received_version as known
          where known.feed = :feed and known.key = changed._key and known.version < changed._from) as _after,
-       case when :corrections = 'apply' then 1 else 0 end as _apply
+       case when :corrections = 'apply' then 1 else 0 end as _apply,
+       cast(null as text) as _start   -- (version_history_folded.sql: once history_rank is filled)
   from (select candidate._key, min(candidate.version) as _from, min(candidate._record_no) as _record_no
           from history_candidate as candidate
          where not exists (select 1 from received_version as known
@@ -50,9 +56,12 @@ drop table if exists history_known;
 create temp table history_known as
 select known.key as _key, known.version, known.delivery_id, known.run_id, known.line_no, known.deleted
   from history_key as changed
-  join received_version as known on known.feed = :feed
-                                and known.key = changed._key
-                                and known.version >= coalesce(changed._after, changed._from);
+ cross join received_version as known   -- (SQLite: history_key first, else it is scanned per version)
+ where known.feed = :feed
+   and known.key = changed._key
+   and known.version >= coalesce(changed._after, changed._from);
+create index history_known_key on history_known (_key, version);
+create index history_key_key on history_key (_key);
 
 -- Filled by the feed's history section: the values of the changed keys' versions, each
 -- row either one of this run's (_record_no) or a window <target>_history holds of the
@@ -71,18 +80,21 @@ create temp table history_rank (
     _line_no     integer,
     _values      integer not null
 );
+-- (the fold looks its rows up by key and version, and by record: without these, each look-up
+-- scans the table, and a batch of a million takes days)
+create index history_rank_key on history_rank (_key, _valid_from);
+create index history_rank_record on history_rank (_record_no);
 
--- Where each changed key's fold starts: at the window that covers its version before
--- _from (that window's first version), else at _from (nothing before it, or a deletion).
+-- Where each changed key's fold starts (_start, which version_history_folded.sql sets
+-- once history_rank is filled): at the window that covers its version before _from (that
+-- window's first version), else at _from (nothing before it, or a deletion).
 drop view if exists history_window;
 drop view if exists history_fold;
 drop view if exists history_entry;
 drop view if exists history_start;
 create temp view history_start as
-select changed._key, changed._from, changed._record_no, changed._apply,
-       coalesce((select max(old._valid_from) from history_rank as old
-                  where old._key = changed._key and old._valid_from < changed._from), changed._from) as _start
-  from history_key as changed;
+select _key, _from, _record_no, _apply, _start
+  from history_key;
 
 -- Each version of a changed key from _start on: one received before (history_known, or
 -- the first version of a window held, which a history started from the target's rows
@@ -173,6 +185,8 @@ create temp table history_folded (
     _opens          integer not null,
     _closes         integer not null
 );
+create index history_folded_key on history_folded (_key, version);
+create index history_folded_record on history_folded (_record_no);
 
 -- The changed keys' windows from _start on: each from the version that opens it to the
 -- next that opens or closes one. Its values come from this run's record (_record_no)
