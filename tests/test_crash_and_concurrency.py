@@ -109,11 +109,12 @@ def serial_state(tmp_path, batches, feed) -> dict:
 def test_two_runners_at_once_serialise(feed_loader, tmp_path_factory):
     loader, feed = feed_loader, feed_loader.feed.name
     a, b = loader.tmp / "a.csv", loader.tmp / "b.csv"
-    write_feed_batch(a, 60_000, seed=1, feed=feed)                                     # overlapping keys,
-    write_feed_batch(b, 60_000, seed=2, start="2025-01-10T00:00:00", feed=feed)         # partly newer
+    write_feed_batch(a, 30_000, seed=1, feed=feed)                                     # overlapping keys,
+    write_feed_batch(b, 30_000, seed=2, start="2025-01-10T00:00:00", feed=feed)         # partly newer
 
     runners = [start_runner(loader, a), start_runner(loader, b)]
-    results = [(r.wait(timeout=120), r.stderr.read()) for r in runners]
+    # (a correctness test: a busy machine's minutes are not a failure; pytest-timeout catches a hang)
+    results = [(r.wait(timeout=400), r.stderr.read()) for r in runners]
     assert [code for code, _ in results] == [0, 0], results
 
     runs = loader.rows("select run_id, source, status, watermark_before from run_log order by run_id")
@@ -125,7 +126,7 @@ def test_two_runners_at_once_serialise(feed_loader, tmp_path_factory):
     for run_id in (1, 2):
         summary = dict(zip(("staged", "rejected", "input_records"), loader.rows(
             "select staged, rejected, input_records from run_log where run_id = ?", run_id)[0]))
-        assert summary["staged"] + summary["rejected"] == summary["input_records"] == 60_000
+        assert summary["staged"] + summary["rejected"] == summary["input_records"] == 30_000
 
 
 def test_a_run_that_cannot_get_the_lock_in_time_refuses(loader):

@@ -1,6 +1,6 @@
 """Real signals at random moments of loads and prunes: whatever the moment (reading, a stage,
 COMMIT, after it), the exit code, stderr and stdout agree with what the database holds.
-200 signals per engine, several runners at a time, each on a copy of one database."""
+120 signals per engine, several runners at a time, each on a copy of one database."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from bench.generate_batch import write_batch
 from conftest import ROOT, SAMPLE, Loader
 
-SIGNALS = 200
+SIGNALS = 120
 AT_ONCE = 4
 NOW = "2025-03-01T00:00:00"
 
