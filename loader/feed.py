@@ -40,8 +40,6 @@ DECLARED = ("feed", "target", "key_columns", "timestamp_column", "timestamp_form
 DECLARED_CHOICES = {"deletes": ("none", "hard", "soft"),
                     "corrections": ("report", "apply"),
                     "history": ("off", "on")}
-# the choices the loader does not carry out yet
-NOT_YET: dict[str, str] = {}
 TIMESTAMP_FORMATS = ("iso8601", "unix_seconds")
 GIVES_DELETE = re.compile(r"\b_delete\b", re.IGNORECASE)
 GIVES_SAME = re.compile(r"\b_same\b", re.IGNORECASE)
@@ -200,9 +198,9 @@ def with_inserted(feed: Feed, section: str, loaders: list[Statement] | None) -> 
 
 
 def _check_history(path: Path, declared: dict, sections: dict[str, list[Statement]]) -> None:
-    """A feed that keeps a version history has the section that writes it; one that does not, none.
-    Its values are compared as corrections compare them (_same): a versions section without it
-    cannot tell a restatement from a repeat."""
+    """A feed that keeps a version history has the section that writes it, which ranks the values
+    in one statement (the loader folds right after it), and a target section that creates its
+    table; one that does not keep one has no such section."""
     where = sections["declare"][0].where
     target_history = f"{declared['target']}_history"
     if declared["history"] == "off":
@@ -314,13 +312,9 @@ def _declaration(path: Path, statements: list[Statement]) -> dict:
         declared[name] = value.strip()
     for name, choices in DECLARED_CHOICES.items():
         value = declared.setdefault(name, choices[0])
-        if NOT_YET.get(name) == value:
-            raise Refused(f"{where}: {name} = '{value}' is not carried out by this release yet: "
-                          f"leave it out, or declare {name} = '{choices[0]}'")
         if value not in choices:
-            allowed = [c for c in choices if NOT_YET.get(name) != c]
-            raise Refused(f"{where}: {name} is " + (" or ".join(f"'{c}'" for c in allowed) if len(allowed) < 3
-                                                      else "one of " + ", ".join(f"'{c}'" for c in allowed))
+            raise Refused(f"{where}: {name} is " + (" or ".join(f"'{c}'" for c in choices) if len(choices) < 3
+                                                      else "one of " + ", ".join(f"'{c}'" for c in choices))
                           + f", not {value!r}")
     soft = declared["deletes"] == "soft"
     if soft != ("deleted_column" in declared):

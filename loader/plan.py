@@ -20,14 +20,15 @@ HOOK_PARAMS = STAGE_PARAMS | {"kind", "format", "header", "host", "pid", "proces
                               "only_feed", "schema_version", "description", "prune_before", "openlineage_run_id",
                               "reason"}
 
-HOOKS = ("schema_tables", "schema_version", "record_schema_version", "lineage_layout", "received_version", "functions", "open",
+HOOKS = ("schema_tables", "schema_version", "record_schema_version", "lineage_layout", "received_version",
+         "functions", "open",
          "failed", "read_watermark", "refusals", "summary", "lineage_by_step", "history", "repair_watermark",
          "replay_source", "trace", "pruned_history", "prune_history", "database_size", "reuse_space", "vacuum",
          "interrupted_runs", "openlineage_inputs", "openlineage_rejects", "replay_headers", "has_open_dead_letters",
          "pruned_count", "existing_columns", "tombstone", "record_deliveries", "same_content",
          "choose_dead_letters", "chosen_dead_letters", "dismiss_dead_letters", "dismissed_dead_letters",
-         "edit_dead_letters", "export_dead_letters", "version_history_reset", "version_history_started", "version_history_kept_by",
-         "version_history_hole")
+         "edit_dead_letters", "export_dead_letters", "version_history_reset", "version_history_started",
+         "version_history_kept_by", "version_history_hole")
 
 # Where a feed's sections run among the numbered stages: right after the stage numbered here.
 # (02 checks that the input has the feed's columns before its views are built on them;
@@ -73,13 +74,14 @@ class Plan:
         # before corrections does not give (sql/run/versions_*compared.sql)
         compared = split_file(sql_dir / "run" / ("versions_compared.sql" if feed.compares_values
                                                  else "versions_not_compared.sql"))
-        appended = {"records": changes, "versions": compared,
-                    # the version history's bookkeeping: the versions received, and the fold that
-                    # turns them into windows (before), then what they did (after)
-                    "history": split_file(sql_dir / "run" / "version_history_kept.sql")}
-        prepended = {"history": split_file(sql_dir / "run" / "version_history_received.sql")} if feed.history == "on" else {}
-        # (the fold runs once, inside the history section: after its ranking, before its writes)
-        inserted = {"history": split_file(sql_dir / "run" / "version_history_folded.sql")} if feed.history == "on" else {}
+        appended = {"records": changes, "versions": compared}
+        prepended, inserted = {}, {}
+        if feed.history == "on":  # the version history's bookkeeping, around the feed's section:
+            # which versions the run received and the fold's views (before); the fold, once, right
+            # after the section ranks the values and before it writes; what each record did (after)
+            prepended["history"] = split_file(sql_dir / "run" / "version_history_received.sql")
+            inserted["history"] = split_file(sql_dir / "run" / "version_history_folded.sql")
+            appended["history"] = split_file(sql_dir / "run" / "version_history_kept.sql")
         stages = []
         for path in files[1:]:
             stages.append(Step(path.name, split_file(path)))

@@ -21,7 +21,8 @@ drop table if exists history_candidate;
 create temp table history_candidate as
 select _key, _ts as version, coalesce(_delivery, 0) as delivery, _record_no, _line_no, _delete
   from (select _key, _ts, _delivery, _record_no, _line_no, _delete,
-               row_number() over (partition by _key, _ts order by _delivery desc, _record_no desc) as n
+               -- (no delivery: the earliest, on both engines: PostgreSQL's desc would put NULL first)
+               row_number() over (partition by _key, _ts order by coalesce(_delivery, 0) desc, _record_no desc) as n
           from run_batch
          where _outcome not in ('rejected', 'skipped')) as received
  where n = 1;
@@ -109,7 +110,6 @@ select _key, version,
        case when _won = 0 then _old_run_id end as _run_id,
        case when _won = 0 then _old_line_no end as _line_no,
        case when _won = 0 then _old_source end as _source,
-       case when _won = 0 then _old_delivery end as _delivery,
        _won
   from (select versions.*,
                case when _new_record_no is null then 0
