@@ -37,7 +37,7 @@ import errno  # noqa: E402
 import re  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from loader import dead_letters, feed, load, prune, reads, repair, safe_write, upgrade  # noqa: E402
+from loader import dead_letters, feed, load, new_feed, prune, reads, repair, safe_write, upgrade  # noqa: E402
 from loader.engines import discard_uncommitted, engine_name  # noqa: E402
 from loader.errors import LoaderError, Stops  # noqa: E402
 from loader.invocation import Invocation  # noqa: E402
@@ -62,12 +62,14 @@ EXIT_CODES = """exit codes:
 EMPTY_OPTION = {"--db": "a SQLite file (e.g. data/pipeline.db) or a postgresql:// URL",
                 "--feed": "a feed's name (e.g. events) or the path to its definition",
                 "--output": "the path of a file to write"}
-# each command's own module (load, replay, repair, upgrade, prune, trace, runs, dismiss and export)
+# each command's own module (load, replay, repair, upgrade, prune, trace, runs, dismiss, export
+# and a new feed's definition)
 COMMANDS = {"load": load.load, "replay_dead_letters": load.replay, "repair_watermark": repair.main,
             "trace": reads.trace, "runs": reads.runs, "upgrade": upgrade.main, "prune_history": prune.main,
-            "dismiss_dead_letters": dead_letters.dismiss, "export_dead_letters": dead_letters.export}
+            "dismiss_dead_letters": dead_letters.dismiss, "export_dead_letters": dead_letters.export,
+            "new_feed": new_feed.main}
 # the commands that take none of a load's options
-NOT_LOADS = ("prune_history", "dismiss_dead_letters", "export_dead_letters")
+NOT_LOADS = ("prune_history", "dismiss_dead_letters", "export_dead_letters", "new_feed")
 MAX_DURATION_DAYS = 10_000  # about 27 years; keeps the seconds within a 32-bit integer
 
 
@@ -130,13 +132,20 @@ def parse_args(argv):
     other.add_argument("--vacuum", action="store_true",
                        help="with --prune-history: then give the freed space back to the file system "
                             "(rewrites the database: SQLite VACUUM, PostgreSQL VACUUM FULL)")
+    other.add_argument("--new-feed", nargs=2, metavar=("NAME", "FILE"),
+                       help="write a feed definition, sql/feeds/NAME.sql (under --sql-dir), from a CSV or JSON "
+                            "Lines FILE: each column's type read from every record; with --key and --timestamp. "
+                            "Opens no database; --dry-run prints it instead")
+    other.add_argument("--key", metavar="COL[,COL...]", help="with --new-feed: the column(s) that identify a record")
+    other.add_argument("--timestamp", metavar="COL", help="with --new-feed: the column that holds each record's "
+                       "version, or the integer columns year,month[,day] (the period's first instant)")
     args = parser.parse_args(argv)
 
     chosen = [name for name in COMMANDS if name != "load" and getattr(args, name)]
     args.command = chosen[0] if chosen else "load"
     if len(chosen) > 1:
         parser.error("choose one of --replay-dead-letters, --repair-watermark, --trace, --runs, --upgrade, "
-                     "--prune-history, --dismiss-dead-letters, --export-dead-letters")
+                     "--prune-history, --dismiss-dead-letters, --export-dead-letters, --new-feed")
     if chosen and args.inputs:
         parser.error(f"--{chosen[0].replace('_', '-')} takes no input files")
     if args.vacuum and args.command != "prune_history":
@@ -149,6 +158,16 @@ def parse_args(argv):
                      if given]
         if load_only:
             parser.error(f"{load_only[0]} applies to loads, not to --{args.command.replace('_', '-')}")
+    for option, value in (("--key", args.key), ("--timestamp", args.timestamp)):
+        if value is not None and args.command != "new_feed":
+            parser.error(f"{option} goes with --new-feed NAME FILE")
+    if args.command == "new_feed" and (args.key is None or args.timestamp is None):
+        parser.error("--new-feed NAME FILE needs --key COL[,COL...] and --timestamp COL: the columns that "
+                     "identify a record and hold its version")
+    if args.command == "new_feed" and args.output:
+        parser.error("--output does not go with --new-feed: it writes the definition (stdout: what it wrote)")
+    if args.command == "new_feed" and args.feed:
+        parser.error("--feed does not go with --new-feed: NAME is the new feed's")
     if args.replay_from is not None and args.command != "replay_dead_letters":
         parser.error("--from goes with --replay-dead-letters: python runner.py --replay-dead-letters --from PATH")
     if args.replay_from is not None and not args.replay_from.strip():
@@ -168,7 +187,7 @@ def parse_args(argv):
         parser.error("give an input file (e.g. data/sample_input.txt), or one of the other commands")
     if args.dry_run and args.command in ("repair_watermark", "trace", "runs", "upgrade", "dismiss_dead_letters",
                                          "export_dead_letters"):
-        parser.error("--dry-run applies to loads, --replay-dead-letters and --prune-history")
+        parser.error("--dry-run applies to loads, --replay-dead-letters, --prune-history and --new-feed")
     for option, value in (("--db", args.db), ("--feed", args.feed), ("--output", args.output)):
         if value is not None and not value.strip():
             parser.error(f"{option} is empty: give it {EMPTY_OPTION[option]}")

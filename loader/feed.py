@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import Refused
@@ -45,7 +45,10 @@ GIVES_DELETE = re.compile(r"\b_delete\b", re.IGNORECASE)
 GIVES_SAME = re.compile(r"\b_same\b", re.IGNORECASE)
 FEED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 TABLE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)?$")
-_WITHOUT_ROWID = re.compile(r"\)\s*without\s+rowid", re.IGNORECASE)
+# SQLite's WITHOUT ROWID after a create table's closing parenthesis: the one word of a
+# definition the runner rewrites, dropped on PostgreSQL (docs/postgresql.md)
+_WITHOUT_ROWID = re.compile(r"\)(\s*)without\s+rowid\b", re.IGNORECASE)
+_CREATE_TABLE = re.compile(r"^\s*create\s+(temp\w*\s+)?table\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -134,11 +137,10 @@ def read(path: Path, engine: str, by_name: str | None = None) -> Feed:
             raise Refused(f"{twin}: an engine twin replaces sections that differ by engine; "
                           f"the declare section lives in {path.name} only")
         sections.update(overrides)
-    if engine == "postgresql" and any(_WITHOUT_ROWID.search(st.text) for st in sections.get("target", [])):
-        where = next(st.where for st in sections["target"] if _WITHOUT_ROWID.search(st.text))
-        raise Refused(f"{where}: WITHOUT ROWID is SQLite's; on PostgreSQL the target section comes from "
-                      f"{twin.name} beside the definition (copy the twin of the definition you started "
-                      f"from, e.g. sql/feeds/events.postgresql.sql, and rename its table)")
+    if engine == "postgresql":
+        for name in ("target", "history"):
+            if name in sections:
+                sections[name] = [_without_rowid(st) for st in sections[name]]
     versions_in_records = "versions" not in sections and \
         any((st.created_view or "").lower() == "stored_versions" for st in sections.get("records", []))
     if versions_in_records:
@@ -260,6 +262,16 @@ def _check_deletes(path: Path, declared: dict, sections: dict[str, list[Statemen
                           f"name{'' if len(silent) > 1 else 's'}: the delete section sets it to the deletion's "
                           f"version, the upsert clears it ({declared['deleted_column']} = null in its set list), "
                           "so that a newer record brings the key back (docs/feeds.md, Deletes)")
+
+
+def _without_rowid(statement: Statement) -> Statement:
+    """A create table statement without SQLite's WITHOUT ROWID (a PostgreSQL table is a heap
+    beside its primary key's index): one definition serves both engines."""
+    code = _without_comments(statement.text)
+    if not _CREATE_TABLE.match(code) or not _WITHOUT_ROWID.search(code):
+        return statement
+    text = _WITHOUT_ROWID.sub(r")\1", statement.text)
+    return replace(statement, text=text, pyformat_text=_WITHOUT_ROWID.sub(r")\1", statement.pyformat_text))
 
 
 def _without_comments(text: str) -> str:

@@ -172,8 +172,10 @@ def trace_text(result: dict) -> str:
         lines.append(f"never seen in any run of the feed {result['feed']}{kept}")
         return "\n".join(lines)
     columns = ("run_id", "run_started_at", "step", "source", "line_no", "event_ts", "detail")
-    lines.append(_table(columns, [[_cell(h.get(c), keep_end=c == "source") for c in columns]
-                                  for h in result["history"]]))
+    # the timestamp headed in the feed's own words (lineage calls every feed's event_ts)
+    headings = [result.get("timestamp_column", c) if c == "event_ts" else c for c in columns]
+    lines.append(_table(headings, [[_cell(h.get(c), keep_end=c == "source") for c in columns]
+                                   for h in result["history"]]))
     return "\n".join(lines)
 
 

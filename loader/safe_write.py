@@ -1,7 +1,8 @@
 """Writing a file whole, without ever replacing what must not be replaced.
 
 One job: put new content at PATH atomically (a reader sees the old file or the new one, never
-half of one), by a temporary file beside the target and a rename, under these rules:
+half of one), by a temporary file beside the target and a rename, under these rules
+(create_text: a new file only, linked into place, never replacing anything):
 
 - PATH must name a regular file or nothing yet: never a directory, a device, a FIFO or a socket
   (a rename would put a regular file in their place);
@@ -60,6 +61,25 @@ def write_text(path: str, text: str) -> None:
             os.close(dir_fd)
     except OSError:
         pass
+
+
+def create_text(path: str, text: str) -> None:
+    """text in a new file at path, whole or not at all: FileExistsError when path names anything
+    already, a dangling symlink included (never written through). The text goes to a temporary
+    file beside it, which is then linked at path: link, unlike rename, never replaces."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp, fd = _create_beside(os.path.join(directory, os.path.basename(path)))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, path, follow_symlinks=False)
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 def kind_refused(path: str) -> str | None:

@@ -183,6 +183,8 @@ class Session:
         self.execute_all(self.plan.hooks["lineage_layout"])  # tables the schema stage's views read
         self.execute_all(self.plan.hooks["received_version"])  # (and another whose definition differs by engine)
         self.execute_all(self.plan.schema)
+        # the functions feed definitions call, before the target section, which may call them too
+        self.execute_all(self.plan.hooks["functions"])
         if with_target:  # (and a feed's version history, started or checked: version_history.py)
             version_history.prepare(self, lambda: self.execute_all(self.plan.feed.sections["target"]))
         if version != current:
@@ -190,7 +192,6 @@ class Session:
                 "schema_version": current,
                 "description": f"created by the loader at version {current}" if version is None else
                 f"upgraded from version {version} by {', '.join(path.name for _, path, _ in pending)}"})
-        self.execute_all(self.plan.hooks["functions"])
 
     def schema_version(self) -> int | None:
         """None for a database no run has used; 1 for one written before versions were recorded.

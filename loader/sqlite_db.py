@@ -14,7 +14,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from .errors import Busy, DatabaseUnusable, Stops
+from . import typed_values
+from .errors import Busy, DatabaseUnusable, StageFailed, Stops
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -57,8 +58,10 @@ class SQLiteEngine:
         self.conn.create_function("process_is_alive", 2, process_is_alive, deterministic=False)
         # (one argument: the check of releases before schema version 7, for a --sql-dir copied from one)
         self.conn.create_function("process_is_alive", 1, process_is_alive, deterministic=False)
-        # what sql/run/functions.postgresql.sql defines on PostgreSQL, for feed definitions
+        # what sql/run/functions.postgresql.sql defines on PostgreSQL, for feed definitions: key_text,
+        # and the typing helpers typed_integer, typed_decimal, typed_timestamp (docs/helpers.md)
         self.conn.create_function("key_text", -1, key_text, deterministic=True)
+        typed_values.register(self.conn)
         # PostgreSQL's octet_length, which SQLite has only from 3.43 (stage 05 measures keys with it)
         self.conn.create_function("octet_length", 1, octet_length, deterministic=True)
         self.cursor = self.conn.cursor()
@@ -183,6 +186,12 @@ class SQLiteEngine:
         if Stops.requested is not None:  # raised inside key_text: the run was stopped, not failed
             return Stops.requested
         message = str(exc)
+        if message == "user-defined function raised exception":
+            # (Python's sqlite3 drops what the function raised; a typing helper keeps its message:
+            # a form of typed_timestamp's that is none, a mistake in the feed definition)
+            cause = typed_values.last_error()
+            if cause:
+                return StageFailed(f"{context}: {cause}")
         if "locked" in message or "busy" in message:
             return Busy(f"{context}: another run is in progress ({message}); "
                         "try again later or raise --lock-timeout")

@@ -589,11 +589,8 @@ def test_trace_tells_a_deleted_key(prices):
 def prices_with(declare_extra: str = "", deletes: str | None = "'hard'", records=None,
                 delete_section: bool = True, history: str = "'on'") -> str:
     """prices.sql with its declaration changed (deletes None: not declared at all), its _delete
-    replaced by records, or without its delete section. (Its target without SQLite's WITHOUT ROWID:
-    on PostgreSQL too, what is refused is the declaration, not the table.)"""
+    replaced by records, or without its delete section."""
     text = PRICES_SQL.read_text()
-    assert ") without rowid;" in text
-    text = text.replace(") without rowid;", ");")
     hard = re.compile(r",(\s*--[^\n]*\n)*\s*'hard'\s+as deletes,(\s*--[^\n]*\n)*\s*'apply'\s+as corrections,"
                       r"(\s*--[^\n]*\n)*\s*'on'\s+as history;")
     assert hard.search(text)
@@ -656,8 +653,6 @@ def test_bad_delete_declarations_are_refused_before_the_database_opens(prices):
     # the shipped definition, copied to the same place, loads
     good = prices.tmp / "good.sql"
     good.write_text(PRICES_SQL.read_text())
-    if prices.engine == "postgresql":  # the target's PostgreSQL form
-        shutil.copy(PRICES_SQL.with_name("prices.postgresql.sql"), prices.tmp / "good.postgresql.sql")
     assert checked(prices, prices.run(batch, "--feed", good), batch)["inserted"] == 1
 
 

@@ -11,9 +11,10 @@
 --   versions after stage 05 staged the records: the view stored_versions
 --   upsert   after stage 09 decided each record's outcome
 --   trace    for --trace
--- Written in the common subset of SQLite and PostgreSQL; a section that must
--- differ goes in events.postgresql.sql beside it, which replaces only that
--- section (here: target).
+-- Written in the common subset of SQLite and PostgreSQL: one definition for
+-- both (on PostgreSQL the runner drops the target's WITHOUT ROWID; a section
+-- that must differ otherwise goes in NAME.postgresql.sql beside it, which
+-- replaces only that section).
 
 -- section: declare
 -- Who the feed is. The runner binds each column to every statement (:feed,
@@ -30,8 +31,8 @@ select 'events'                              as feed,
 -- section: target
 -- One row per key, always the newest version seen, and where it came from.
 -- WITHOUT ROWID: the rows are stored in the key's own B-tree, so the key is
--- kept once, not in the table and again in an index (SQLite only:
--- events.postgresql.sql holds PostgreSQL's version of this section).
+-- kept once, not in the table and again in an index (SQLite's: on PostgreSQL,
+-- where a table is a heap beside its primary key's index, the runner drops it).
 create table if not exists events (
     event_id  text primary key,
     event_ts  text not null,        -- UTC, 'YYYY-MM-DDTHH:MM:SS'
@@ -60,30 +61,21 @@ select _record_no,
        event_ts as _ts_text,
        event_id,
        user_id,
-       case when amount_is = 'a number' then cast(amount as numeric) end as amount,
-       case amount_is
-            when 'missing' then 'amount is missing'
-            when 'not a number' then 'amount is not a number: ' || amount
-            -- SQLite keeps numbers as 64-bit floats: more digits would be silently rounded
-            else case when length(amount) > 15
-                           and length(replace(replace(replace(amount, '.', ''), '-', ''), '+', '')) > 15
-                      then 'amount has more than 15 digits: ' || amount end
+       -- typed_decimal (docs/helpers.md): the number's canonical text, NULL when it is
+       -- none: digits with at most one '.', after an optional sign (12, -3.5, .5, 7.;
+       -- no exponents, no thousands separators), and at most 15 digits: SQLite keeps
+       -- numbers as 64-bit floats, and more digits would be silently rounded
+       cast(typed_decimal(amount, 15) as numeric) as amount,
+       case when amount is null then 'amount is missing'
+            when typed_decimal(amount, 15) is null
+                 then case when typed_decimal(amount, null) is null then 'amount is not a number: ' || amount
+                           else 'amount has more than 15 digits: ' || amount end
        end as _invalid
   from (select _record_no,
                nullif(trim(event_id), '') as event_id,
                nullif(trim(event_ts), '') as event_ts,
                nullif(trim(user_id), '')  as user_id,
-               trim(amount)               as amount,
-               -- a number: digits, then optionally '.' and digits, after an optional
-               -- sign: 12, -3.5, .5, 7. (no exponents, no thousands separators).
-               -- The common form (digits and at most one '.') takes one call.
-               case when trim(amount, '0123456789') in ('', '.') and amount not in ('', '.') then 'a number'
-                    when nullif(trim(amount), '') is null then 'missing'
-                    when trim(ltrim(trim(amount), '+-'), '0123456789') in ('', '.')
-                         and ltrim(trim(amount), '+-') not in ('', '.')
-                         and substr(trim(amount), 2, 1) not in ('+', '-') then 'a number'
-                    else 'not a number'
-               end as amount_is
+               nullif(trim(amount), '')   as amount
           from landing) as fields;
 
 -- section: versions

@@ -26,7 +26,7 @@ create table if not exists orders (
     source      text not null,      -- and the file and line it came from
     line_no     integer not null,
     primary key (store_id, order_id)
-) without rowid;  -- SQLite's; orders.postgresql.sql has PostgreSQL's (see events.sql)
+) without rowid;  -- SQLite's (dropped on PostgreSQL: see events.sql)
 
 -- section: records
 -- A key of several columns is known by its text form, key_text(...): a JSON
@@ -40,26 +40,19 @@ select _record_no,
        store_id,
        order_id,
        customer,
-       case when total_is = 'a number' then cast(total as numeric) end as total,
-       case total_is
-            when 'missing' then 'total is missing'
-            when 'not a number' then 'total is not a decimal number: ' || total
-            else case when length(replace(replace(total, '.', ''), '-', '')) > 15
-                      then 'total has more than 15 digits: ' || total end
+       cast(typed_decimal(total, 15) as numeric) as total,
+       -- 12, 12.5, -3.25 (a refund): digits with at most one '.', and no '+'
+       case when total is null then 'total is missing'
+            when typed_decimal(total, null) is null or substr(total, 1, 1) = '+'
+                 then 'total is not a decimal number: ' || total
+            when typed_decimal(total, 15) is null then 'total has more than 15 digits: ' || total
        end as _invalid
   from (select _record_no,
                nullif(trim(store_id), '')   as store_id,
                nullif(trim(order_id), '')   as order_id,
                nullif(trim(updated_at), '') as updated_at,
                nullif(trim(customer), '')   as customer,
-               trim(total)                  as total,
-               -- 12, 12.5, -3.25 (a refund): digits with at most one '.'
-               case when nullif(trim(total), '') is null then 'missing'
-                    when trim(ltrim(trim(total), '-'), '0123456789') in ('', '.')
-                         and ltrim(trim(total), '-') not in ('', '.')
-                         and substr(trim(total), 2, 1) <> '-' then 'a number'
-                    else 'not a number'
-               end as total_is
+               nullif(trim(total), '')      as total
           from landing) as fields;
 
 -- section: versions

@@ -37,7 +37,7 @@ create table if not exists prices (
     source      text not null,      -- and the file and line it came from
     line_no     integer not null,
     primary key (store_id, sku)
-) without rowid;  -- SQLite's; prices.postgresql.sql has PostgreSQL's (see events.sql)
+) without rowid;  -- SQLite's (dropped on PostgreSQL: see events.sql)
 
 -- Every version of each price (history = 'on'): the target's columns, each window's
 -- from the version that opened it, and when it held: from valid_from (that version)
@@ -78,28 +78,23 @@ select _record_no,
        updated_at as _ts_text,
        store_id,
        sku,
-       case when op <> 'D' and price_is = 'a number' then cast(price as numeric) end as price,
+       case when op <> 'D' then cast(typed_decimal(price, 15) as numeric) end as price,
        case when op = 'D' then 1 else 0 end as _delete,
        case when op is null then 'op is missing'
             when op not in ('I', 'U', 'D') then 'op is not I, U or D: ' || op
             when op = 'D' then null
-            when price_is = 'missing' then 'price is missing'
-            when price_is = 'not a number' then 'price is not a decimal number: ' || price
-            when length(replace(replace(price, '.', ''), '-', '')) > 15
-                 then 'price has more than 15 digits: ' || price
+            when price is null then 'price is missing'
+            -- 0.5, 12, 3.99: digits with at most one '.' (a price is never negative: no sign)
+            when typed_decimal(price, null) is null or substr(price, 1, 1) in ('+', '-')
+                 then 'price is not a decimal number: ' || price
+            when typed_decimal(price, 15) is null then 'price has more than 15 digits: ' || price
        end as _invalid
   from (select _record_no,
                nullif(trim(store_id), '')   as store_id,
                nullif(trim(sku), '')        as sku,
                nullif(trim(updated_at), '') as updated_at,
                nullif(trim(op), '')         as op,   -- as written: 'd' is not 'D'
-               trim(price)                  as price,
-               -- 0.5, 12, 3.99: digits with at most one '.' (a price is never negative)
-               case when nullif(trim(price), '') is null then 'missing'
-                    when trim(trim(price), '0123456789') in ('', '.')
-                         and trim(price) not in ('', '.') then 'a number'
-                    else 'not a number'
-               end as price_is
+               nullif(trim(price), '')      as price
           from landing) as fields;
 
 -- section: versions

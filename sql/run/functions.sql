@@ -1,5 +1,9 @@
 -- Functions the feed definitions may call, created in the opening transaction.
 -- key_text(a, b, ...): a key of several columns as text, a JSON array of the
 -- values (["S1","O-1001"]); of one column, the value itself; NULL if a value is.
--- SQLite has no SQL-defined functions: the runner registers key_text on each
--- connection (loader/sqlite_db.py), so this file has nothing to do.
+-- typed_integer(value), typed_decimal(value, max_digits), typed_timestamp(value,
+-- form): the typing helpers (docs/helpers.md).
+-- SQLite has no SQL-defined functions: the runner registers them on each
+-- connection as Python functions (key_text in loader/sqlite_db.py, the typing
+-- helpers in loader/typed_values.py), so this file has nothing to do.
+-- run/functions.postgresql.sql defines the same on PostgreSQL.
