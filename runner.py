@@ -153,7 +153,8 @@ def parse_args(argv):
     if args.vacuum and args.dry_run:
         parser.error("--vacuum does not go with --dry-run: a dry run changes nothing")
     if args.command in NOT_LOADS:
-        load_only = [flag for flag, given in (("--lookback", args.lookback != "0"), ("--format", args.format),
+        load_only = [flag for flag, given in (("--lookback", args.lookback != "0"),
+                                              ("--format", args.format and args.command != "new_feed"),
                                               ("--fail-on-late", args.fail_on_late), ("--report", args.report))
                      if given]
         if load_only:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from . import typed_values
 
 INTEGER = re.compile(r"[+-]?(0|[1-9][0-9]*)")
+WHOLE = re.compile(r"[+-]?[0-9]+")
 DECIMAL = re.compile(r"[+-]?(0|[1-9][0-9]*)?\.[0-9]*")  # (with a '.': else it is an integer)
 MAX_DIGITS = 15  # what a 64-bit float keeps exactly: SQLite stores numeric values so
 # The forms a timestamp column is tried in, after ISO-8601 (which the loader reads itself):
@@ -32,6 +33,7 @@ class Column:
     name: str
     filled: int = 0                 # non-empty values
     integer: bool = True            # every non-empty value so far is a plain integer
+    whole: bool = True              # ... digits after an optional sign, leading zeros or not
     decimal: bool = True            # ... a plain decimal (or integer)
     most_digits: int = 0
     forms: list[str] | None = None  # ["iso8601"] while every value so far is one
@@ -64,6 +66,7 @@ class Column:
             # (a column other than the feed's timestamp is a timestamp only in ISO-8601: in any
             # other form it is kept as written)
             self.forms = ["iso8601"]
+        self.whole = self.whole and WHOLE.fullmatch(value) is not None
         if self.integer or self.decimal:
             digits = sum(c.isdigit() for c in value)
             self.most_digits = max(self.most_digits, digits)
@@ -86,6 +89,7 @@ class Timestamp:
     forms: list[str] | None = None
     unreadable: list[str] = field(default_factory=list)   # the first three, as written
     unreadable_count: int = 0
+    mixed: bool = False             # an unreadable value some other form reads: forms mixed
 
     @property
     def form(self) -> str | None:
@@ -94,17 +98,20 @@ class Timestamp:
             return None
         if len(self.columns) > 1:
             return self.forms[0]
-        # a column of years is a year's first instant, not seconds after 1970
-        if self.forms and self.forms[0] == "%Y":
-            return "%Y"
+        # a column of years is a year's first instant, and 20240305 a date, not seconds after 1970
+        if self.forms and self.forms[0] in ("%Y", "%Y%m%d"):
+            return self.forms[0]
         if self.epoch:
             return "unix_seconds"
         return self.forms[0] if self.forms else None
 
     @property
     def alternatives(self) -> list[str]:
-        """Other forms that read every value too (%d/%m/%Y beside %m/%d/%Y)."""
-        return [f for f in (self.forms or [])[1:] if f not in ("iso8601", "date") and self.form != f]
+        """Other patterns that read every value too (%d/%m/%Y beside %m/%d/%Y), where the
+        form is a pattern: what ISO-8601 reads, a pattern with an offset reads the same."""
+        if self.form in (None, "iso8601", "unix_seconds"):
+            return []
+        return [f for f in (self.forms or [])[1:] if f != self.form]
 
     def add(self, value: str | None, line_no: int) -> None:
         if value is None or not value.strip():
@@ -123,6 +130,8 @@ class Timestamp:
         self.unreadable_count += 1
         if len(self.unreadable) < 3:
             self.unreadable.append(value)
+            self.mixed = self.mixed or (len(self.columns) == 1 and any(
+                typed_values.read_timestamp(value, f) is not None for f in ("iso8601", *PATTERNS)))
 
 
 def _first_forms(value: str, parts: int) -> list[str]:

@@ -47,7 +47,7 @@ FEED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 TABLE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)?$")
 # SQLite's WITHOUT ROWID after a create table's closing parenthesis: the one word of a
 # definition the runner rewrites, dropped on PostgreSQL (docs/postgresql.md)
-_WITHOUT_ROWID = re.compile(r"\)(\s*)without\s+rowid\b", re.IGNORECASE)
+_WITHOUT_ROWID = re.compile(r"\)\s*without\s+rowid\b", re.IGNORECASE)
 _CREATE_TABLE = re.compile(r"^\s*create\s+(temp\w*\s+)?table\b", re.IGNORECASE)
 
 
@@ -270,8 +270,8 @@ def _without_rowid(statement: Statement) -> Statement:
     code = _without_comments(statement.text)
     if not _CREATE_TABLE.match(code) or not _WITHOUT_ROWID.search(code):
         return statement
-    text = _WITHOUT_ROWID.sub(r")\1", statement.text)
-    return replace(statement, text=text, pyformat_text=_WITHOUT_ROWID.sub(r")\1", statement.pyformat_text))
+    return replace(statement, text=_WITHOUT_ROWID.sub(")", statement.text),
+                   pyformat_text=_WITHOUT_ROWID.sub(")", statement.pyformat_text))
 
 
 def _without_comments(text: str) -> str:

@@ -13,19 +13,25 @@ from dataclasses import dataclass
 
 from .column_types import MAX_DIGITS, Profile
 
-# Words either engine reserves (PostgreSQL's reserved key words, SQLite's that no identifier
-# may be): such a column name is written double-quoted, as is one with any character but
-# a-z, 0-9 and _ (date, time or key need no quotes on either).
+# Words either engine reserves (PostgreSQL's reserved key words, and every word SQLite knows as
+# one, some of which no identifier may be): such a column name is written double-quoted, as is
+# one with any character but a-z, 0-9 and _ (date or time need no quotes on either).
 KEYWORDS = frozenset("""
-add all alter analyse analyze and any array as asc asymmetric authorization autoincrement between binary
-both case cast check collate collation column commit concurrently constraint create cross current_catalog
-current_date current_role current_schema current_time current_timestamp current_user default deferrable
-delete desc distinct do drop else end escape except exists false fetch for foreign freeze from full grant
-group having if ilike in index initially inner insert intersect into is isnull join lateral leading left
-like limit localtime localtimestamp natural not notnull null offset on only or order outer overlaps placing
-primary references returning right select session_user set similar some symmetric table tablesample then
-to trailing transaction true union unique update user using values variadic verbose when where window
-with""".split())
+abort action add after all alter always analyse analyze and any array as asc asymmetric attach
+authorization autoincrement before begin between binary both by cascade case cast check collate collation
+column commit concurrently conflict constraint create cross current current_catalog current_date
+current_role current_schema current_time current_timestamp current_user database default deferrable
+deferred delete desc detach distinct do drop each else end escape except exclude exclusive exists explain
+fail false fetch filter first following for foreign freeze from full generated glob grant group groups
+having if ignore ilike immediate in index indexed initially inner insert instead intersect into is isnull
+join key last lateral leading left like limit localtime localtimestamp match materialized natural no not
+nothing notnull null nulls of offset on only or order others outer over overlaps partition placing plan
+pragma preceding primary query raise range recursive references regexp reindex release rename replace
+restrict returning right rollback row rows savepoint select session_user set similar some symmetric table
+tablesample temp temporary then ties to trailing transaction trigger true unbounded union unique update
+user using vacuum values variadic verbose view virtual when where window with within without""".split())
+# PostgreSQL's system columns: no table may have a column of these names, quoted or not
+SYSTEM_COLUMNS = frozenset({"xmin", "xmax", "cmin", "cmax", "ctid", "tableoid", "oid"})
 PROVENANCE = ("run_id", "source", "line_no")
 SQL_TYPE = {"integer": "bigint", "decimal": "numeric", "timestamp": "text", "text": "text"}
 
@@ -60,7 +66,8 @@ class Shape:
         if len(timestamp) > 1 and ts_column in taken:
             ts_column += "_start"
         taken.add(ts_column)
-        provenance = PROVENANCE if not taken & set(PROVENANCE) else tuple(f"loaded_{p}" for p in PROVENANCE)
+        provenance = next(names for prefix in ("", "loaded_", "loader_", "loaded_by_loader_")
+                          if not taken & set(names := tuple(prefix + p for p in PROVENANCE)))
         values = [c for c in header if c not in key and not (len(timestamp) == 1 and c == timestamp[0])]
         return cls(name, key, timestamp, ts_column, profile.timestamp.form, provenance, values)
 
@@ -83,7 +90,8 @@ def _header(shape: Shape, profile: Profile, types: dict, command: str, file_name
     for c in shape.timestamp:
         roles.setdefault(c, []).append("the version" if len(shape.timestamp) == 1 else
                                        f"the version ({shape.ts_column}, with {', '.join(shape.timestamp)})")
-    lines = [f"-- The feed {shape.name}, written by --new-feed from {file_name} ({profile.records:,} records):",
+    lines = [f"-- The feed {shape.name}, written by --new-feed from {file_name} "
+             f"({profile.records:,} record{'' if profile.records == 1 else 's'}):",
              f"--   {command}",
              "-- It is yours to edit: each section is plain SQL, run at its place in a load",
              "-- (docs/feeds.md; sql/feeds/events.sql is the commented example). Load the file with",
@@ -128,7 +136,9 @@ def _declare(shape: Shape) -> str:
 
 
 def shape_inputs(shape: Shape) -> list[str]:
-    return [*shape.key, *(c for c in shape.timestamp if c not in shape.key), *shape.values]
+    """The input columns, each once: the key, the timestamp, the rest (year and month may be
+    both key and timestamp, or timestamp and value)."""
+    return list(dict.fromkeys([*shape.key, *shape.timestamp, *shape.values]))
 
 
 def _target(shape: Shape, types: dict) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from .errors import DatabaseUnusable
+from . import typed_values
+from .errors import DatabaseUnusable, StageFailed
 from .plan import Plan
 from .sqlite_db import key_text
 
@@ -65,11 +66,15 @@ def needed_columns(session) -> dict[str, list[str]]:
         plan = Plan.read(Path(session.invocation.sql_dir), "sqlite", str(plan.feed.path))
     scratch = sqlite3.connect(":memory:")
     scratch.create_function("key_text", -1, key_text, deterministic=True)
+    typed_values.register(scratch)
     try:
         statements = [*plan.hooks["lineage_layout"], *plan.hooks["received_version"], *plan.schema,
                       *plan.feed.sections["target"]]
         for statement in statements:
-            scratch.execute(statement.text, session.params)
+            try:
+                scratch.execute(statement.text, session.params)
+            except sqlite3.Error as exc:  # (a feed's target section that fails: said as the run would)
+                raise StageFailed(f"{statement.where}: {exc}\n  in: {statement.first_line}") from None
         rows = scratch.execute(plan.hooks["existing_columns"][0].text).fetchall()
     finally:
         scratch.close()

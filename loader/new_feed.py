@@ -18,7 +18,7 @@ from pathlib import Path
 from . import column_types, feed as feeds, feed_template, safe_write
 from .errors import Refused
 from .inputs import STDIN, Inputs
-from .invocation import Invocation
+from .invocation import DEFAULT_SQL_DIR, Invocation
 
 NAME = re.compile(r"[a-z_][a-z0-9_]*")
 MAX_NAME = 63  # PostgreSQL's longest identifier
@@ -38,7 +38,7 @@ def main(args, invocation: Invocation) -> None:
     if file == STDIN:
         raise Refused("--new-feed reads a file, not standard input (it is read whole before anything is "
                       "written): save the records to a file first")
-    inputs = Inputs.open([file], None)
+    inputs = Inputs.open([file], args.format)
     header = inputs.header
     bad = [c for c in header if "," in c or '"' in c]
     if bad:
@@ -46,6 +46,11 @@ def main(args, invocation: Invocation) -> None:
                       f"{', '.join(repr(c) for c in bad)} hold{'' if len(bad) > 1 else 's'} a comma or a double "
                       "quote, which a definition's list of input columns cannot name: rename the column in "
                       "the file's header")
+    system = [c for c in header if c in feed_template.SYSTEM_COLUMNS]
+    if system:
+        raise Refused(f"{file}: PostgreSQL keeps its own {', '.join(system)} in every table (system columns), so no "
+                      "table may have a column of that name, quoted or not: rename it in the file's header "
+                      f"(e.g. {system[0]}_value)")
     missing = [c for c in [*key, *timestamp] if c not in header]
     if missing:
         raise Refused(f"{file} has no column {', '.join(repr(c) for c in missing)}: its columns are "
@@ -60,8 +65,10 @@ def main(args, invocation: Invocation) -> None:
     _check_profile(profile, file, key, timestamp)
     shape = feed_template.Shape.of(name, profile, key, timestamp)
     load_command = replace(invocation, feed=name).command([str(Path(file).resolve())])
+    sql_dir_option = ["--sql-dir", str(sql_dir)] if sql_dir.resolve() != DEFAULT_SQL_DIR else []
     command = shlex.join(["python", "runner.py", "--new-feed", name, file, "--key", ",".join(key),
-                          "--timestamp", ",".join(timestamp)])
+                          "--timestamp", ",".join(timestamp), *sql_dir_option,
+                          *(["--format", args.format] if args.format else [])])
     text = feed_template.definition(shape, profile, command, Path(file).name, load_command)
     if args.dry_run:
         print(text, end="")
@@ -74,14 +81,23 @@ def main(args, invocation: Invocation) -> None:
                       "remove the file first)") from None
     except OSError as exc:
         raise Refused(f"cannot write {path}: {exc.strerror}") from None
-    invocation.say(f"wrote {path.resolve()} ({len(header)} columns, from {profile.records:,} records of {file}); "
+    invocation.say(f"wrote {path.resolve()} ({len(header)} columns, from {_records(profile.records)} of {file}); "
                    f"load the file with:\n  {load_command}")
+    if profile.unreadable_records:
+        invocation.say(f"note: {_records(profile.unreadable_records)} of {file} could not be read (the wrong "
+                       "number of fields, or bytes that are not UTF-8): the types come from the others, and a "
+                       "load rejects them, each with its reason")
     summary = {"feed": name, "definition": str(path.resolve()), "records_read": profile.records,
+               "records_unreadable": profile.unreadable_records,
                "key_columns": key, "timestamp_column": shape.ts_column, "timestamp_form": shape.ts_form,
                "columns": {c: "timestamp" if [c] == timestamp else profile.columns[c].type for c in header},
                "load_command": load_command}
     print(json.dumps(summary, indent=2))
     sys.stdout.flush()
+
+
+def _records(n: int) -> str:
+    return f"{n:,} record{'' if n == 1 else 's'}"
 
 
 def _columns(option: str, text: str | None) -> list[str]:
@@ -98,10 +114,11 @@ def _columns(option: str, text: str | None) -> list[str]:
 def _check_name(name: str, sql_dir: Path, path: Path, dry_run: bool) -> None:
     """NAME is the feed's and its target table's: a plain name, no keyword, no table the loader
     or another feed owns, no definition that exists."""
-    if not NAME.fullmatch(name) or len(name) > MAX_NAME or name in feed_template.KEYWORDS:
+    if not NAME.fullmatch(name) or len(name) > MAX_NAME or name in feed_template.KEYWORDS \
+            or name.startswith(("sqlite_", "pg_")):
         raise Refused(f"--new-feed {name!r}: NAME is the feed's and its table's name: lower-case letters, digits "
-                      f"and '_', starting with a letter or '_', at most {MAX_NAME} characters, and not an SQL "
-                      "keyword (e.g. stocks or tx_housing)")
+                      f"and '_', starting with a letter or '_', at most {MAX_NAME} characters, not an SQL "
+                      "keyword, not starting with sqlite_ or pg_ (the engines' own) (e.g. stocks or tx_housing)")
     owned = _loader_tables(sql_dir)
     if name in owned:
         raise Refused(f"--new-feed {name}: {name} is one of the loader's own tables; choose another NAME")
@@ -154,13 +171,20 @@ def _check_profile(profile: column_types.Profile, file: str, key: list[str], tim
                       f"line {ts.first_empty_line}): every record needs its version; fix the file, or choose "
                       "another --timestamp")
     if len(timestamp) > 1:
-        not_integers = [c for c in timestamp if profile.columns[c].type != "integer"]
-        if not_integers:
+        not_whole = [c for c in timestamp if not profile.columns[c].whole]
+        if not_whole:
             raise Refused(f"--timestamp {named}: several columns are read as year,month[,day], whole numbers; "
-                          f"{', '.join(not_integers)} {'is' if len(not_integers) == 1 else 'are'} not")
+                          f"{', '.join(not_whole)} {'is' if len(not_whole) == 1 else 'are'} not "
+                          f"(e.g. {profile.columns[not_whole[0]].first!r})")
     if ts.form is None:
-        quoted = ", ".join(repr(v) for v in ts.unreadable)
+        quoted = ", ".join(repr(v) for v in ts.unreadable) + (", ..." if ts.unreadable_count > len(ts.unreadable) else "")
+        if len(timestamp) > 1:
+            raise Refused(f"{file}: {ts.unreadable_count:,} {named} values are not a real date, written "
+                          f"{'-'.join(timestamp)} ({quoted})")
+        if ts.mixed:
+            raise Refused(f"{file}: {ts.unreadable_count:,} {named} values are written in another form than the "
+                          f"first ({quoted}): a column holds its timestamps in one form; make them one, or write "
+                          "the records section's _ts_text by hand (docs/helpers.md)")
         raise Refused(f"{file}: {ts.unreadable_count:,} {named} values are not timestamps in a form the loader "
-                      f"reads ({quoted}{', ...' if ts.unreadable_count > len(ts.unreadable) else ''}): ISO-8601 "
-                      "(2024-03-05T14:30:00, a date alone), seconds since 1970, or a form such as 03/05/2024 or "
-                      "Mar 05 2024 (docs/helpers.md)")
+                      f"reads ({quoted}): ISO-8601 (2024-03-05T14:30:00, a date alone), seconds since 1970, or a "
+                      "form such as 03/05/2024 or Mar 05 2024 (docs/helpers.md)")

@@ -3,6 +3,7 @@ lock and change nothing; they never upgrade a database (check_readable)."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from . import report
@@ -58,7 +59,13 @@ def trace_key(values: list[str], feed, made_by_definition=None) -> str:
     None where it makes none."""
     columns = feed.key_columns
     if len(values) == 1 and len(columns) > 1 and values[0].startswith("["):
-        return values[0]
+        try:
+            parts = json.loads(values[0])
+        except ValueError:
+            parts = None
+        if not (isinstance(parts, list) and len(parts) == len(columns) and all(isinstance(p, str) for p in parts)):
+            return values[0]
+        values = parts  # (the text form's values, made into the key as any others)
     if len(columns) == 1 and len(values) != 1:
         raise Refused(f"the key of the feed {feed.name} is one column ({columns[0]}): give --trace one value")
     if len(values) != len(columns):

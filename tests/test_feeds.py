@@ -336,3 +336,15 @@ def test_an_engine_twin_replaces_only_the_sections_it_holds(tmp_path):
     twin.write_text("-- section: declare\nselect 'x' as feed;\n")
     with pytest.raises(Refused, match="the declare section lives in mine.sql only"):
         feeds.read(base, "postgresql")
+
+
+def test_a_target_section_that_fails_on_a_new_database_names_its_line(tmp_path):
+    """The check for another program's tables runs the target section in a scratch database
+    first: a mistake there is told as the run would tell it, not as an internal error."""
+    loader = Loader(tmp_path)
+    sql = loader.copy_sql()
+    definition = sql / "feeds" / "events.sql"
+    definition.write_text(definition.read_text().replace("    user_id   text,\n", "    user_id   text,\n" * 2))
+    result = loader.run(SAMPLE)
+    assert result.code == 1 and "feeds/events.sql:" in result.stderr
+    assert "duplicate column name: user_id" in result.stderr and "internal error" not in result.stderr

@@ -301,3 +301,97 @@ def test_a_timestamp_column_besides_the_version_is_checked(tmp_path):
     assert (s["inserted"], s["rejected"]) == (1, 1), s
     assert loader.rows("select reason from dead_letter") == [("shipped is not a valid timestamp: 2025-02-30",)]
     assert loader.rows("select shipped from shop_orders where order_id = '00126'") == [("2025-02-03T09:00:00",)]
+
+
+EMPLOYMENT = """series,year,month,value
+nonfarm,2006,01,135450
+nonfarm,2006,02,135762
+private,2006,01,113603
+private,2006,02,113884
+"""
+
+
+def test_year_and_month_with_leading_zeros_as_the_version_of_another_key(engine_loader):
+    """us-employment's shape: the months written 01-12 (so text, as written), and year and
+    month the version, not the key: each an input column once."""
+    loader = engine_loader
+    path = loader.tmp / "employment.csv"
+    path.write_text(EMPLOYMENT)
+    written = new_feed(loader, "employment", path, "series", "year,month")
+    assert written.code == 0, written.stderr
+    assert written.summary["columns"] == {"series": "text", "year": "integer", "month": "text", "value": "integer"}
+    text = (loader.sql_dir / "feeds" / "employment.sql").read_text()
+    assert "'series, year, month, value' as input_columns" in text
+    s = loader.run(path, "--feed", "employment").summary
+    assert (s["inserted"], s["superseded"], s["rejected"]) == (2, 2, 0), s
+    assert loader.rows("select series, year_month, value from employment order by 1") == [
+        ("nonfarm", "2006-02-01T00:00:00", 135762), ("private", "2006-02-01T00:00:00", 113884)]
+
+
+def test_eight_digit_dates_are_dates_not_seconds(tmp_path):
+    loader = make_loader("sqlite", tmp_path, None)
+    loader.copy_sql()
+    path = tmp_path / "ymd.csv"
+    path.write_text("k,d,v\na,20240305,1\nb,20240306,2\n")
+    written = new_feed(loader, "ymd", path, "k", "d")
+    assert written.code == 0 and written.summary["timestamp_form"] == "%Y%m%d", written.stderr
+    assert loader.run(path, "--feed", "ymd").code == 0
+    assert loader.rows("select k, d from ymd order by k") == [("a", "2024-03-05T00:00:00"), ("b", "2024-03-06T00:00:00")]
+
+
+def test_names_either_engine_keeps_for_itself(engine_loader):
+    """SQLite's keywords that no identifier may be (nothing, raise) are quoted; provenance names
+    step aside for the file's own; PostgreSQL's system columns are refused by name."""
+    loader = engine_loader
+    path = loader.tmp / "odd.csv"
+    path.write_text("k,d,nothing,raise,source,loaded_source\na,2024-01-01,1,2,x,y\n")
+    assert new_feed(loader, "odd", path, "k", "d").code == 0
+    s = loader.run(path, "--feed", "odd").summary
+    assert (s["inserted"], s["rejected"]) == (1, 0), s
+    assert loader.rows('select "nothing", "raise", source, loaded_source, loader_source is not null from odd') == [
+        (1, 2, "x", "y", True if loader.engine == "postgresql" else 1)]
+    bbox = loader.tmp / "bbox.csv"
+    bbox.write_text("k,d,xmin,xmax\na,2024-01-01,1,2\n")
+    refused = new_feed(loader, "bbox", bbox, "k", "d")
+    assert refused.code == 2 and "xmin, xmax" in refused.stderr and "rename it" in refused.stderr
+
+
+def test_json_lines_under_another_name_with_format(tmp_path):
+    loader = make_loader("sqlite", tmp_path, None)
+    loader.copy_sql()
+    path = tmp_path / "cars.txt"
+    path.write_text("".join(json.dumps(v) + "\n" for v in VISITS))
+    written = new_feed(loader, "visits", path, "visit", "day", "--format", "jsonl")
+    assert written.code == 0, written.stderr
+    assert "--format jsonl" in (loader.sql_dir / "feeds" / "visits.sql").read_text()
+    assert loader.run(path, "--feed", "visits", "--format", "jsonl").summary["inserted"] == 2
+
+
+def test_a_column_of_mixed_forms_is_refused_as_such(tmp_path):
+    loader = make_loader("sqlite", tmp_path, None)
+    loader.copy_sql()
+    path = tmp_path / "mixed.csv"
+    path.write_text("k,d\na,2024-03-05\nb,2024/03/06\nc,Mar 7 2024\n")
+    result = new_feed(loader, "mixed", path, "k", "d")
+    assert result.code == 2 and "2 d values are written in another form than the first ('2024/03/06', " \
+        "'Mar 7 2024')" in result.stderr
+
+
+def test_unreadable_records_are_told(tmp_path):
+    loader = make_loader("sqlite", tmp_path, None)
+    loader.copy_sql()
+    path = tmp_path / "broken.csv"
+    path.write_text("k,d,v\na,2024-03-05,1\nb,2024-03-06,2,3\nc,2024-03-07\n")
+    result = new_feed(loader, "broken", path, "k", "d")
+    assert result.code == 0 and "note: 2 records of" in result.stderr and result.summary["records_unreadable"] == 2
+
+
+def test_trace_takes_a_keys_text_form_too(tmp_path):
+    loader = make_loader("sqlite", tmp_path, None)
+    loader.copy_sql()
+    path = tmp_path / "tx_housing.csv"
+    path.write_text(HOUSING)
+    assert new_feed(loader, "housing", path, "city,year,month", "year,month").code == 0
+    assert loader.run(path, "--feed", "housing").code == 0
+    trace = loader.run("--trace", '["Abilene","2000","01"]', "--feed", "housing")
+    assert 'now in housing: city=Abilene, year=2000, month=1' in trace.stdout, trace.stdout
