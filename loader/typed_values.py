@@ -53,6 +53,13 @@ def typed_decimal(value, max_digits=None):
     """The canonical text of a decimal number (no '+', no leading zeros in the integer part, '0'
     when it is empty, no trailing zeros in the fraction, no '.' without one, '0' never signed),
     or NULL: for NULL, blanks, anything else, and more than max_digits digits as written."""
+    if value.__class__ is str and value.isascii():
+        # the common case first, with no copy: digits with one '.', already canonical (12.5, 0.25)
+        whole, dot, fraction = value.partition(".")
+        if whole.isdigit() and (whole[0] != "0" or len(whole) == 1) \
+                and (fraction.isdigit() and fraction[-1] != "0" if dot else True) \
+                and (max_digits is None or max_digits.__class__ is int and len(whole) + len(fraction) <= max_digits):
+            return value
     if value is None:
         return None
     if value.__class__ is not str:
