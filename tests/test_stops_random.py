@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from bench.generate_batch import write_batch
 from conftest import ROOT, SAMPLE, Loader
 
-SIGNALS = 120
+SIGNALS = 90
 AT_ONCE = 4
 NOW = "2025-03-01T00:00:00"
 
