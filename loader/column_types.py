@@ -16,7 +16,7 @@ from . import typed_values
 INTEGER = re.compile(r"[+-]?(0|[1-9][0-9]*)")
 WHOLE = re.compile(r"[+-]?[0-9]+")
 DECIMAL = re.compile(r"[+-]?(0|[1-9][0-9]*)?\.[0-9]*")  # (with a '.': else it is an integer)
-MAX_DIGITS = 15  # what a 64-bit float keeps exactly: SQLite stores numeric values so
+MAX_DIGITS = 15  # what a 64-bit float keeps exactly (SQLite stores a decimal as one)
 # The forms a timestamp column is tried in, after ISO-8601 (which the loader reads itself):
 # the first that reads every value wins (%m/%d before %d/%m: both may read every value).
 PATTERNS = ("%m/%d/%Y", "%d/%m/%Y", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M:%S",
@@ -35,7 +35,6 @@ class Column:
     integer: bool = True            # every non-empty value so far is a plain integer
     whole: bool = True              # ... digits after an optional sign, leading zeros or not
     decimal: bool = True            # ... a plain decimal (or integer)
-    most_digits: int = 0
     forms: list[str] | None = None  # ["iso8601"] while every value so far is one
     first: str | None = None        # the first non-empty value (for the definition's comment)
 
@@ -51,13 +50,8 @@ class Column:
             return "timestamp"
         return "text"
 
-    @property
-    def form(self) -> str | None:
-        """A timestamp column's form."""
-        return self.forms[0] if self.forms else None
-
     def add(self, value: str) -> None:
-        value = value.strip()
+        value = value.strip(" ")  # (spaces only, as SQL's trim() and the typing helpers)
         if not value:
             return
         self.filled += 1
@@ -69,7 +63,6 @@ class Column:
         self.whole = self.whole and WHOLE.fullmatch(value) is not None
         if self.integer or self.decimal:
             digits = sum(c.isdigit() for c in value)
-            self.most_digits = max(self.most_digits, digits)
             is_integer = INTEGER.fullmatch(value) is not None
             self.decimal = self.decimal and (is_integer or DECIMAL.fullmatch(value) is not None) \
                 and value.strip("+-.") != "" and digits <= MAX_DIGITS
@@ -114,11 +107,11 @@ class Timestamp:
         return [f for f in (self.forms or [])[1:] if f != self.form]
 
     def add(self, value: str | None, line_no: int) -> None:
-        if value is None or not value.strip():
+        if value is None or not value.strip(" "):
             self.empty += 1
             self.first_empty_line = self.first_empty_line or line_no
             return
-        value = value.strip()
+        value = value.strip(" ")
         self.filled += 1
         if self.forms is None:
             self.forms = _first_forms(value, len(self.columns))
@@ -144,9 +137,9 @@ def _first_forms(value: str, parts: int) -> list[str]:
 
 def joined(values: list[str | None]) -> str | None:
     """year, month[, day] as the text the definition reads them in: '2009-5'; None when one is empty."""
-    if any(v is None or not v.strip() for v in values):
+    if any(v is None or not v.strip(" ") for v in values):
         return None
-    return "-".join(v.strip() for v in values)
+    return "-".join(v.strip(" ") for v in values)
 
 
 @dataclass
@@ -163,8 +156,7 @@ class Profile:
 
 def profile(header: list[str], batches, key: list[str], timestamp: list[str]) -> Profile:
     """Every row of batches (as inputs.Inputs gives them) read once."""
-    columns = {name: Column(name) for name in header}
-    where = [header.index(name) for name in header]
+    columns = [Column(name) for name in header]
     key_at = [header.index(name) for name in key]
     ts_at = [header.index(name) for name in timestamp]
     ts = Timestamp(timestamp)
@@ -178,12 +170,11 @@ def profile(header: list[str], batches, key: list[str], timestamp: list[str]) ->
             if not batch.plain and row[2] is not None:
                 unreadable += 1
                 continue
-            for i in where:
-                value = fields[i]
+            for column, value in zip(columns, fields):
                 if value is not None:
-                    columns[header[i]].add(value)
-            if any(fields[i] is None or not fields[i].strip() for i in key_at):
+                    column.add(value)
+            if any(fields[i] is None or not fields[i].strip(" ") for i in key_at):
                 empty_keys += 1
                 first_empty_key = first_empty_key or row[0]
             ts.add(fields[ts_at[0]] if len(ts_at) == 1 else joined([fields[i] for i in ts_at]), row[0])
-    return Profile(header, columns, records, empty_keys, first_empty_key, ts, unreadable)
+    return Profile(header, {c.name: c for c in columns}, records, empty_keys, first_empty_key, ts, unreadable)
