@@ -33,7 +33,7 @@ def main(args, invocation: Invocation) -> None:
     name, file = args.new_feed
     sql_dir = Path(invocation.sql_dir)
     path = sql_dir / "feeds" / f"{name}.sql"
-    _check_name(name, sql_dir, path, args.dry_run)
+    _check_name(name, sql_dir, path)
     key, timestamp = _columns("--key", args.key), _columns("--timestamp", args.timestamp)
     if file == STDIN:
         raise Refused("--new-feed reads a file, not standard input (it is read whole before anything is "
@@ -60,11 +60,12 @@ def main(args, invocation: Invocation) -> None:
                       "replaces an older), so it cannot be part of what identifies the key")
     if len(timestamp) > 3:
         raise Refused("--timestamp takes one column, or the integer columns year,month[,day]")
-    (source, batches), = inputs.files
+    (_, batches), = inputs.files
     profile = column_types.profile(header, batches, key, timestamp)
     _check_profile(profile, file, key, timestamp)
     shape = feed_template.Shape.of(name, profile, key, timestamp)
-    load_command = replace(invocation, feed=name).command([str(Path(file).resolve())])
+    load_command = replace(invocation, feed=name).command(
+        [str(Path(file).resolve()), *(["--format", args.format] if args.format else [])])
     sql_dir_option = ["--sql-dir", str(sql_dir)] if sql_dir.resolve() != DEFAULT_SQL_DIR else []
     command = shlex.join(["python", "runner.py", "--new-feed", name, file, "--key", ",".join(key),
                           "--timestamp", ",".join(timestamp), *sql_dir_option,
@@ -111,7 +112,7 @@ def _columns(option: str, text: str | None) -> list[str]:
     return names
 
 
-def _check_name(name: str, sql_dir: Path, path: Path, dry_run: bool) -> None:
+def _check_name(name: str, sql_dir: Path, path: Path) -> None:
     """NAME is the feed's and its target table's: a plain name, no keyword, no table the loader
     or another feed owns, no definition that exists."""
     if not NAME.fullmatch(name) or len(name) > MAX_NAME or name in feed_template.KEYWORDS \

@@ -364,6 +364,7 @@ def test_json_lines_under_another_name_with_format(tmp_path):
     written = new_feed(loader, "visits", path, "visit", "day", "--format", "jsonl")
     assert written.code == 0, written.stderr
     assert "--format jsonl" in (loader.sql_dir / "feeds" / "visits.sql").read_text()
+    assert f"{path} --format jsonl --db" in written.summary["load_command"]
     assert loader.run(path, "--feed", "visits", "--format", "jsonl").summary["inserted"] == 2
 
 
