@@ -167,7 +167,7 @@ def test_renamed_columns_in_a_copy_of_the_definition_give_the_same_results(loade
         "'event_id' ": "'id' ", "'event_ts' ": "'ts' ",
         "'event_id, event_ts, user_id, amount'": "'id, ts, customer, price'",
         "trim(event_id)": "trim(id)", "trim(event_ts)": "trim(ts)", "trim(user_id)": "trim(customer)",
-        "trim(amount": "trim(price"})
+        "nullif(trim(amount), '')": "nullif(trim(price), '')"})
     lines = SAMPLE.read_text().splitlines()
     batch = loader.tmp / "renamed.csv"
     batch.write_text("\n".join(["id,ts,customer,price", *lines[1:]]) + "\n")

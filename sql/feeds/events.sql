@@ -61,14 +61,14 @@ select _record_no,
        event_ts as _ts_text,
        event_id,
        user_id,
-       -- kept as written until the upsert types it: a record the watermark skips never
-       -- needs the number, and one that breaks the rule below never reaches the upsert
-       amount,
        -- a number: digits with at most one '.', after an optional sign (12, -3.5, .5, 7.;
        -- no exponents, no thousands separators), and at most 15 digits: SQLite keeps
        -- numbers as 64-bit floats, and more digits would be silently rounded. The common
-       -- form is checked with built-ins (on SQLite a helper is a Python call: docs/
-       -- performance.md); typed_decimal (docs/helpers.md) decides the rest.
+       -- form (digits and at most one '.') is read with built-ins, here and in the rule:
+       -- on SQLite a helper is a Python call, which a million records feel (docs/
+       -- performance.md); typed_decimal (docs/helpers.md) reads the rest.
+       cast(case when trim(amount, '0123456789') in ('', '.') and amount <> '.' then amount
+                 else typed_decimal(amount, 15) end as numeric) as amount,
        case when amount is null then 'amount is missing'
             when trim(amount, '0123456789') in ('', '.') and amount <> '.' and length(amount) <= 15 then null
             when typed_decimal(amount, 15) is null
@@ -97,8 +97,7 @@ select records._record_no, stored.event_ts as _ts,
        -- the provenance, typed, NULL equal to NULL (a record at the stored version with
        -- other values is a correction: 09)
        case when stored.user_id is not distinct from records.user_id
-             -- (a record here passed the rules: its amount is a number)
-             and stored.amount is not distinct from cast(records.amount as numeric) then 1 else 0 end as _same,
+             and stored.amount is not distinct from records.amount then 1 else 0 end as _same,
        stored.run_id as _run_id, stored.source as _source   -- (the stored row's delivery)
   from run_batch as records
   join events as stored on stored.event_id = records.event_id
@@ -109,7 +108,7 @@ select records._record_no, stored.event_ts as _ts,
 -- whatever the stages before decided. run_batch is in key order (stage 05):
 -- each page of the target's key is visited once, not at random.
 insert into events (event_id, event_ts, user_id, amount, run_id, source, line_no)
-select event_id, _ts, user_id, cast(typed_decimal(amount, 15) as numeric), :run_id, _source, _line_no
+select event_id, _ts, user_id, amount, :run_id, _source, _line_no
   from run_batch
  where _outcome = 'loaded'
 on conflict (event_id) do update
