@@ -162,7 +162,7 @@ def reissued(base: list, changed: list) -> list:
 
 @pytest.mark.parametrize("feed", FEEDS)
 @pytest.mark.parametrize("engine", ENGINES)
-@settings(max_examples=7, deadline=None,  # (six combinations of feed and engine: 42 examples in all)
+@settings(max_examples=6, deadline=None,  # (six combinations of feed and engine: 36 examples in all)
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_the_loader_matches_the_model(engine, feed, request, data):
