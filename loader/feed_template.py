@@ -188,7 +188,7 @@ def _records(shape: Shape, types: dict) -> str:
              "-- stages read it: _key (NULL when a part is missing), _ts_text (the timestamp as UTC text,",
              "-- or as written when it cannot be read: the reason then quotes it), the typed values, and",
              "-- _invalid: the first rule the record breaks, the reason a person reads in dead_letter.",
-             "-- A rule of your own is one more 'when' (e.g. when amount is null then 'amount is missing').",
+             "-- A rule of your own is one more 'when' (e.g. when <column> is null then '<column> is missing').",
              "drop view if exists feed_records;",
              "create temp view feed_records as",
              "select _record_no,"]
