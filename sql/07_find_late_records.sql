@@ -12,7 +12,7 @@
 -- Writes: run_batch._detail.
 
 -- (from a record to its stored version: the view reaches run_batch by
--- _record_no, which the batch is not ordered by)
+-- _record_no, which the batch is not ordered by; 09 uses it too)
 create index run_batch_by_record_no on run_batch (_record_no);
 
 -- the last record of its key that was not rejected, if it was skipped (a look
@@ -54,5 +54,3 @@ update run_batch
    and (coalesce(_delete, 0) <> 1
         or exists (select 1 from stored_versions as stored where stored._record_no = run_batch._record_no));
 
--- used: 09 finds its stored versions faster by a join of its own
-drop index run_batch_by_record_no;
