@@ -16,7 +16,7 @@ do $$ begin if exists (select 1 from dead_letter) then analyze dead_letter; end 
 
 -- The candidates first, in a narrow table of their own: marking each in run_batch and
 -- clearing those a stored version covers wrote every skipped record twice (a rerun of
--- a million: 8 s, notes.md 60); a single update with NOT EXISTS was planned as a
+-- a million: 12 s, notes.md 60); a single update with NOT EXISTS was planned as a
 -- nested loop. Each key's newest record that was not rejected, if it was skipped:
 drop table if exists late_candidate;
 create temp table late_candidate as
