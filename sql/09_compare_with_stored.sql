@@ -49,7 +49,7 @@ update run_batch
 
 -- the target's row: a newer record is an update; one at its version with other values
 -- (or a deletion) a correction, as above. (The stored versions are read first, in one
--- pass in key order, then each found one goes to its record by 07's index. Joined
+-- pass in key order, then each found one goes to its record: on SQLite by 07's index. Joined
 -- directly, SQLite built an index of the whole batch for the first stored key it met:
 -- 7.6 s of a million updates, against 3.4; notes.md, 60.)
 with stored as materialized (select * from stored_compared)
