@@ -6,6 +6,7 @@
 -- table is never analyzed by autovacuum: without them PostgreSQL guesses the batch's
 -- size from its pages and each condition's share from a default.
 analyze run_batch;
+analyze stored_compared;
 
 -- dead_letter's, with the dead letters stage 06 just filed, for the next run's plans:
 -- autovacuum reads them only a while after this run commits, and a rerun moments after
@@ -60,7 +61,7 @@ delete from late_candidate as candidate
 -- ... and a deletion is late only if it would have removed or marked a stored row
 delete from late_candidate as candidate
  where candidate._delete = 1
-   and not exists (select 1 from stored_versions as stored where stored._record_no = candidate._record_no);
+   and not exists (select 1 from stored_compared as stored where stored._record_no = candidate._record_no);
 
 update run_batch
    set _detail = 'late'

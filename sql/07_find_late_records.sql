@@ -11,9 +11,9 @@
 -- Reads: run_batch (in key order: 05), stored_compared, tombstone, run_file.
 -- Writes: run_batch._detail.
 
--- (from a record to its stored version: the view reaches run_batch by
--- _record_no, which the batch is not ordered by; 09 uses it too)
-create index run_batch_by_record_no on run_batch (_record_no);
+-- (from a record to its stored version, here and in 09: the stored versions are in the
+-- batch's key order, and a record is known to them by _record_no. PostgreSQL hash-joins.)
+create index stored_compared_by_record_no on stored_compared (_record_no);
 
 -- the last record of its key that was not rejected, if it was skipped (a look
 -- at the next row, as in 08), and no version as new is stored: neither the target's row
@@ -52,5 +52,5 @@ update run_batch
                                                                           and run_file.source = tombstone.source), 0))))
    -- a deletion is late only if it would have removed or marked a stored row
    and (coalesce(_delete, 0) <> 1
-        or exists (select 1 from stored_versions as stored where stored._record_no = run_batch._record_no));
+        or exists (select 1 from stored_compared as stored where stored._record_no = run_batch._record_no));
 

@@ -48,11 +48,10 @@ update run_batch
    and run_batch._outcome = 'loaded';
 
 -- the target's row: a newer record is an update; one at its version with other values
--- (or a deletion) a correction, as above. (The stored versions are read first, in one
--- pass in key order, then each found one goes to its record: on SQLite by 07's index. Joined
+-- (or a deletion) a correction, as above. (The stored versions were read once, after 05:
+-- sql/run/versions_compared.sql; SQLite goes to each by 07's index. Joined to the feed's view
 -- directly, SQLite built an index of the whole batch for the first stored key it met:
 -- 7.6 s of a million updates, against 3.4; notes.md, 60.)
-with stored as materialized (select * from stored_compared)
 update run_batch
    set _outcome = case when stored._ts > run_batch._ts then 'stale'
                        when stored._ts < run_batch._ts then 'loaded'
@@ -75,7 +74,7 @@ update run_batch
                       else :target || ' holds other values at ' || stored._ts || ', from run ' || stored._run_id
                            || case when :corrections = 'apply' then ', a later delivery' else '' end
                   end
-  from stored
+  from stored_compared as stored
  where stored._record_no = run_batch._record_no
    and run_batch._outcome = 'loaded';
 

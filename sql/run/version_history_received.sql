@@ -29,9 +29,8 @@ select _key, _ts as version, coalesce(_delivery, 0) as delivery, _record_no, _li
 -- (looked up by key and version, and by record, below and in the fold)
 create index history_candidate_key on history_candidate (_key, version);
 create index history_candidate_record on history_candidate (_record_no);
--- (and run_batch by record, where a key's columns are read back: the history section's joins;
--- on SQLite stage 07 made it already, under this name)
-create index if not exists run_batch_by_record_no on run_batch (_record_no);
+-- (and run_batch by record, where a key's columns are read back: the history section's joins)
+create index run_batch_by_record_no on run_batch (_record_no);
 
 -- the keys whose windows may change: each has a version new to it, or one that a later
 -- delivery may correct; _from is the oldest such, _after the key's version before it
