@@ -5,6 +5,7 @@
     python bench/bench.py --postgres URL         # also PostgreSQL, against COPY into a bare table
     python bench/bench.py --peers                # also sqlite-utils and dlt (requirements-bench.txt)
     python bench/bench.py --baseline ../old      # also another checkout (e.g. the previous release), same rounds
+                                                 # (with --postgres: on PostgreSQL too)
     python bench/bench.py --history 6            # 6 batches of random keys, a month apart, into one file
     python bench/bench.py --history 6 --postgres URL   # the same into PostgreSQL (its schema is emptied)
     python bench/bench.py --history 6 --baseline ../old  # loaded by an earlier release, then --upgrade
@@ -148,20 +149,22 @@ def bench_sqlite(batches: dict[str, Path], tmp: Path, rounds: int, records: int,
     return result
 
 
-def bench_postgres(batch: Path, url: str, rounds: int, records: int) -> dict:
-    import psycopg
-    limit, fresh_runs, reruns = [], [], []
-    for _ in range(rounds):
+def bench_postgres(batch: Path, url: str, rounds: int, records: int, baseline: Path | None = None) -> dict:
+    """COPY, then each checkout in turn: a fresh load into the emptied schema and its rerun, every round."""
+    limit, samples = [], {}
+    checkouts = [("pipeline", ROOT), *([("baseline", baseline)] if baseline else [])]
+    for n in range(rounds):
         limit.append(run([sys.executable, "-c", RAW_POSTGRES, str(batch), url]))
-        empty_postgres(url)
-        fresh_runs.append(run(runner(batch, url)))
-        reruns.append(run(runner(batch, url)))
+        for who, root in checkouts[::1 if n % 2 == 0 else -1]:
+            empty_postgres(url)
+            samples.setdefault(f"{who}, fresh database", []).append(run(runner(batch, url, root)))
+            samples.setdefault(f"{who}, rerun (all skipped)", []).append(run(runner(batch, url, root)))
     limit_s, limit_mem = median_of(limit)
-    result = {"records": records, "limit_s": limit_s, "rows": {}}
-    for name, samples in [("pipeline, fresh database", fresh_runs), ("pipeline, rerun (all skipped)", reruns)]:
-        seconds, mem = median_of(samples)
-        result["rows"][name] = {"median_s": seconds, "rows_per_s": records / seconds,
-                                "ratio": seconds / limit_s, "peak_mib": mem}
+    result = {"records": records, "limit_s": limit_s, "limit_samples_s": [r[0] for r in limit], "rows": {}}
+    for name, runs in samples.items():
+        seconds, mem = median_of(runs)
+        result["rows"][name] = {"median_s": seconds, "rows_per_s": records / seconds, "ratio": seconds / limit_s,
+                                "peak_mib": mem, "samples_s": [r[0] for r in runs]}
     return result
 
 
@@ -395,7 +398,7 @@ def main() -> None:
     for name, stages in results["sqlite"]["stage_median_s"].items():
         print(f"stage medians, {name} (s): " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
     if args.postgres:
-        results["postgresql"] = bench_postgres(batch, args.postgres, args.rounds, args.records)
+        results["postgresql"] = bench_postgres(batch, args.postgres, args.rounds, args.records, args.baseline)
         print(table("PostgreSQL", results["postgresql"]))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
